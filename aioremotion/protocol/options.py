@@ -1,0 +1,870 @@
+"""Typed options of the render, still, progress and compositions calls.
+
+Fields are snake_case; each also accepts the official JS client's camelCase name, so an
+options object copied from a JavaScript project validates unchanged. Defaults are the JS
+client's. Every check runs before any AWS call and raises
+:class:`~aioremotion.errors.InvalidOptionsError` naming the field and the fix.
+
+Example:
+    >>> opts = RenderMediaOptions.model_validate(
+    ...     {"serveUrl": "my-site", "composition": "MyComp", "codec": "h264",
+    ...      "framesPerLambda": 60, "inputProps": {"title": "Hello"}})
+    >>> (opts.frames_per_lambda, opts.image_format, opts.privacy)
+    (60, 'jpeg', 'public')
+    >>> RenderMediaOptions(serve_url="my-site", composition="MyComp", codec="avi")
+    Traceback (most recent call last):
+    ...
+    aioremotion.errors.InvalidOptionsError: Invalid options:
+      codec: must be one of h264, h265, vp8, vp9, mp3, aac, wav, gif, prores; got 'avi'
+"""
+
+from __future__ import annotations
+
+import difflib
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from ..errors import InvalidOptionsError
+from .constants import (
+    CODECS,
+    MAX_FUNCTIONS_PER_RENDER,
+    MAX_WEBHOOK_CUSTOM_DATA_SIZE,
+    MINIMUM_FRAMES_PER_LAMBDA,
+    OUT_NAME_EXTENSIONS,
+    AudioCodec,
+    Codec,
+    ColorSpace,
+    DeleteAfter,
+    LogLevel,
+    PixelFormat,
+    Privacy,
+    ProResProfile,
+    StillImageFormat,
+    StorageClass,
+    VideoImageFormat,
+    X264Preset,
+)
+from .naming import (
+    check_bucket_name,
+    check_function_name,
+    check_region,
+    check_render_id,
+    check_s3_key,
+    check_serve_url,
+    file_extension,
+)
+from .props import js_json_dumps, serialize_input_props
+
+__all__ = [
+    "ChromiumOptions",
+    "CompositionsOptions",
+    "DownloadBehavior",
+    "OutNameS3",
+    "ProgressOptions",
+    "RenderMediaOptions",
+    "RenderStillOptions",
+    "S3OutputProvider",
+    "Webhook",
+]
+
+#: Valid ``crf`` values per codec (codecs missing here take no crf).
+CRF_RANGES: dict[str, tuple[int, int]] = {
+    "h264": (1, 51),
+    "h265": (0, 51),
+    "vp8": (4, 63),
+    "vp9": (0, 63),
+}
+
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+
+
+def _invalid(field: str, message: str) -> InvalidOptionsError:
+    return InvalidOptionsError([(field, message)])
+
+
+def _literal_choices(annotation: Any) -> tuple[str, ...] | None:
+    args = getattr(annotation, "__args__", None)
+    if not args:
+        return None
+    choices: list[str] = []
+    for arg in args:
+        if isinstance(arg, str):
+            choices.append(arg)
+        else:
+            inner = _literal_choices(arg)
+            if inner:
+                choices.extend(inner)
+    return tuple(choices) or None
+
+
+class _Model(BaseModel):
+    """Base: camelCase aliases, unknown keys refused, errors turned into InvalidOptionsError."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+    )
+
+    #: JS option names that no longer exist, with what to use instead.
+    _removed_options: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _translate(type(self), exc) from None
+
+    @classmethod
+    def model_validate(  # type: ignore[override]
+        cls, obj: Any, **kwargs: Any
+    ) -> Any:
+        """Validate a mapping (snake_case or camelCase keys) into options."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise _translate(cls, exc) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_removed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            problems = [(key, fix) for key, fix in cls._removed_options.items() if key in data]
+            if problems:
+                raise InvalidOptionsError(problems)
+        return data
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _is_union(annotation: Any) -> bool:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return get_origin(annotation) in (Union, UnionType) and len(args) > 1
+
+
+def _field_path(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into a dotted snake_case path (``webhook.url``)."""
+    path = ""
+    current: type[BaseModel] | None = model
+    union_tag_next = False
+    for item in loc:
+        if union_tag_next:
+            # pydantic names the union member that failed ("str", "OutNameS3", ...)
+            union_tag_next = False
+            continue
+        if isinstance(item, int):
+            path += f"[{item}]"
+            current = None
+            continue
+        fields = current.model_fields if current is not None else {}
+        match = next(
+            ((name, info) for name, info in fields.items() if item in (name, info.alias)), None
+        )
+        if match is not None:
+            path += ("." if path else "") + match[0]
+            current = _nested_model(match[1].annotation)
+            union_tag_next = _is_union(match[1].annotation)
+        elif item not in ("function-after", "function-before", "function-wrap"):
+            path += f".{item}" if path else item
+    return path
+
+
+_TYPE_MISMATCH = frozenset(
+    {"string_type", "int_type", "int_parsing", "float_type", "float_parsing", "bool_type",
+     "bool_parsing", "dict_type", "model_type", "model_attributes_type", "tuple_type",
+     "list_type", "is_instance_of", "none_required"}
+)
+
+
+def _describe(kind: str, error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    messages = {
+        "missing": "is required",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}; got {given!r}",
+        "less_than_equal": f"must be at most {ctx.get('le')}; got {given!r}",
+        "greater_than": f"must be greater than {ctx.get('gt')}; got {given!r}",
+        "less_than": f"must be less than {ctx.get('lt')}; got {given!r}",
+        "int_type": f"must be a whole number; got {given!r}",
+        "int_parsing": f"must be a whole number; got {given!r}",
+        "int_from_float": f"must be a whole number; got {given!r}",
+        "float_type": f"must be a number; got {given!r}",
+        "float_parsing": f"must be a number; got {given!r}",
+        "bool_type": f"must be true or false; got {given!r}",
+        "bool_parsing": f"must be true or false; got {given!r}",
+        "string_type": f"must be a string; got {given!r}",
+        "dict_type": f"must be an object (a dict); got {given!r}",
+        "model_type": f"must be an object (a dict); got {given!r}",
+        "model_attributes_type": f"must be an object (a dict); got {given!r}",
+    }
+    if kind in messages:
+        return messages[kind]
+    message = str(error.get("msg", ""))
+    return f"{message[:1].lower()}{message[1:]}; got {given!r}"
+
+
+def _translate(model: type[_Model], exc: ValidationError) -> InvalidOptionsError:
+    found: list[tuple[str, str, bool]] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        kind = error["type"]
+        path = _field_path(model, loc)
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, InvalidOptionsError):
+            for field, message in cause.problems:
+                if not path or path == field or path.endswith(f".{field}"):
+                    full = path or field
+                else:
+                    full = f"{path}.{field}"
+                found.append((full, message, False))
+            continue
+        if kind == "extra_forbidden":
+            owner = _owner_model(model, loc[:-1])
+            guess = difflib.get_close_matches(str(loc[-1]), _known_names(owner), n=1)
+            hint = f"; did you mean {guess[0]!r}?" if guess else ""
+            path = path or str(loc[-1])
+            if not path.endswith(str(loc[-1])):
+                path = f"{path}.{loc[-1]}"
+            found.append((path, f"is not an option of {owner.__name__}{hint}", False))
+        elif kind in ("literal_error", "enum"):
+            choices = _literal_choices(_annotation_at(model, loc))
+            listed = ", ".join(choices) if choices else str((error.get("ctx") or {}).get("expected"))
+            found.append((path, f"must be one of {listed}; got {error.get('input')!r}", False))
+        elif kind == "value_error":
+            found.append((path, str(error.get("msg", "")).removeprefix("Value error, "), False))
+        else:
+            found.append((path or "options", _describe(kind, error), kind in _TYPE_MISMATCH))
+    # A union reports every member; keep the specific complaint over "must be a string".
+    specific = [path for path, _, mismatch in found if not mismatch]
+    problems: list[tuple[str, str]] = []
+    for path, message, mismatch in found:
+        if mismatch and any(p == path or p.startswith(f"{path}.") for p in specific):
+            continue
+        if (path, message) not in problems and not (
+            mismatch and any(p == path for p, _ in problems)
+        ):
+            problems.append((path, message))
+    return InvalidOptionsError(problems)
+
+
+def _owner_model(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
+    current: type[BaseModel] = model
+    for item in loc:
+        match = next(
+            (info for name, info in current.model_fields.items() if item in (name, info.alias)),
+            None,
+        )
+        nested = _nested_model(match.annotation) if match is not None else None
+        if nested is not None:
+            current = nested
+    return current
+
+
+def _annotation_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
+    current: type[BaseModel] | None = model
+    annotation: Any = None
+    for item in loc:
+        if current is None or not isinstance(item, str):
+            continue
+        match = next(
+            (info for name, info in current.model_fields.items() if item in (name, info.alias)),
+            None,
+        )
+        if match is not None:
+            annotation = match.annotation
+            current = _nested_model(annotation)
+    return annotation
+
+
+def _known_names(model: type[BaseModel]) -> list[str]:
+    names: list[str] = []
+    for fname, finfo in model.model_fields.items():
+        names.append(fname)
+        if finfo.alias:
+            names.append(finfo.alias)
+    return names
+
+
+# ---------------------------------------------------------------- nested option objects
+
+
+class ChromiumOptions(_Model):
+    """Browser options; sent with Remotion's camelCase keys (the function ignores others)."""
+
+    ignore_certificate_errors: bool | None = None
+    disable_web_security: bool | None = None
+    gl: Literal["swangle", "angle", "egl", "swiftshader", "vulkan", "angle-egl"] | None = None
+    headless: bool | None = None
+    user_agent: str | None = None
+    enable_multi_process_on_linux: bool | None = None
+    dark_mode: bool | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class DownloadBehavior(_Model):
+    """``play-in-browser`` (default) or ``download`` with an optional file name."""
+
+    type: Literal["play-in-browser", "download"] = "play-in-browser"
+    file_name: str | None = None
+
+    @model_validator(mode="after")
+    def _file_name_only_for_download(self) -> DownloadBehavior:
+        if self.type == "play-in-browser" and self.file_name is not None:
+            raise ValueError(
+                "file_name only applies to type 'download'; use "
+                "{'type': 'download', 'file_name': ...}"
+            )
+        return self
+
+    def to_payload(self) -> dict[str, Any]:
+        if self.type == "download":
+            return {"type": "download", "fileName": self.file_name}
+        return {"type": "play-in-browser"}
+
+
+class S3OutputProvider(_Model):
+    """Credentials of an S3-compatible store (R2, MinIO, …) the output goes to."""
+
+    endpoint: str
+    access_key_id: str
+    secret_access_key: SecretStr
+    region: str | None = None
+    force_path_style: bool | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL; got {value!r}")
+        return value
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "endpoint": self.endpoint,
+            "accessKeyId": self.access_key_id,
+            "secretAccessKey": self.secret_access_key.get_secret_value(),
+        }
+        if self.region is not None:
+            out["region"] = self.region
+        if self.force_path_style is not None:
+            out["forcePathStyle"] = self.force_path_style
+        return out
+
+
+class OutNameS3(_Model):
+    """Put the output into another bucket (possibly of another S3 provider)."""
+
+    bucket_name: str
+    key: str
+    s3_output_provider: S3OutputProvider | None = Field(default=None, alias="s3OutputProvider")
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        return check_bucket_name(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return check_s3_key(value, "key")
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"bucketName": self.bucket_name, "key": self.key}
+        if self.s3_output_provider is not None:
+            out["s3OutputProvider"] = self.s3_output_provider.to_payload()
+        return out
+
+
+class Webhook(_Model):
+    """Where the function POSTs the outcome of a render, signed with ``secret``."""
+
+    url: str
+    secret: SecretStr | None = None
+    custom_data: dict[str, Any] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL the function can reach; got {value!r}")
+        return value
+
+    @field_validator("custom_data")
+    @classmethod
+    def _custom_data_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        try:
+            text = js_json_dumps(value)
+        except TypeError as exc:
+            raise ValueError(f"must hold JSON values only ({exc})") from None
+        size = len(text.encode("utf-16-le")) // 2
+        if size > MAX_WEBHOOK_CUSTOM_DATA_SIZE:
+            raise ValueError(
+                f"is {size} characters as JSON; Remotion allows at most "
+                f"{MAX_WEBHOOK_CUSTOM_DATA_SIZE}: send an id and look the rest up instead"
+            )
+        return value
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "url": self.url,
+            "secret": self.secret.get_secret_value() if self.secret is not None else None,
+        }
+        if self.custom_data is not None:
+            out["customData"] = self.custom_data
+        return out
+
+
+# ---------------------------------------------------------------- shared call options
+
+
+class _CallOptions(_Model):
+    """Options every call to a function takes."""
+
+    region: str | None = None
+    function_name: str | None = None
+    log_level: LogLevel = "info"
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_region(value)
+        return value
+
+    @field_validator("function_name")
+    @classmethod
+    def _function_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_function_name(value)
+        return value
+
+
+class _SiteOptions(_CallOptions):
+    """Options of calls that open a site in the browser."""
+
+    serve_url: str
+    composition: str
+    input_props: Any = None
+    env_variables: dict[str, str] = Field(default_factory=dict)
+    timeout_in_milliseconds: int = Field(default=30000, gt=0)
+    chromium_options: ChromiumOptions = Field(default_factory=ChromiumOptions)
+    force_bucket_name: str | None = None
+    force_path_style: bool = False
+    offthread_video_cache_size_in_bytes: NonNegativeInt | None = None
+    offthread_video_threads: int | None = Field(default=None, ge=1)
+    media_cache_size_in_bytes: NonNegativeInt | None = None
+
+    _props_text: str = "{}"
+
+    @field_validator("serve_url")
+    @classmethod
+    def _serve_url(cls, value: str) -> str:
+        return check_serve_url(value)
+
+    @field_validator("composition")
+    @classmethod
+    def _composition(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be the id of a composition in your Remotion project")
+        return value
+
+    @field_validator("force_bucket_name")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_bucket_name(value)
+        return value
+
+    @model_validator(mode="after")
+    def _serialise_props(self) -> Any:
+        self._props_text = serialize_input_props(self.input_props)
+        return self
+
+    @property
+    def input_props_json(self) -> str:
+        """The props as the JSON text Remotion receives."""
+        return self._props_text
+
+
+class _RenderOutputOptions(_SiteOptions):
+    """Options shared by video and still renders."""
+
+    jpeg_quality: int = Field(default=80, ge=0, le=100, strict=True)
+    max_retries: NonNegativeInt = 1
+    privacy: Privacy = "public"
+    out_name: str | OutNameS3 | None = None
+    scale: float = Field(default=1, gt=0, le=16)
+    download_behavior: DownloadBehavior = Field(default_factory=DownloadBehavior)
+    force_height: int | None = Field(default=None, gt=0)
+    force_width: int | None = Field(default=None, gt=0)
+    force_fps: float | None = Field(default=None, gt=0)
+    force_duration_in_frames: int | None = Field(default=None, gt=0)
+    delete_after: DeleteAfter | None = None
+    license_key: SecretStr | None = None
+    storage_class: StorageClass | None = None
+    is_production: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _api_key_is_license_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "apiKey" in data:
+            data = dict(data)
+            api_key = data.pop("apiKey")
+            if data.get("licenseKey", data.get("license_key")) is None:
+                data["licenseKey"] = api_key
+        return data
+
+    @field_validator("out_name")
+    @classmethod
+    def _out_name_key(cls, value: str | OutNameS3 | None) -> str | OutNameS3 | None:
+        if isinstance(value, str):
+            check_s3_key(value, "out_name")
+        return value
+
+    def out_name_payload(self) -> Any:
+        if isinstance(self.out_name, OutNameS3):
+            return self.out_name.to_payload()
+        return self.out_name
+
+
+FrameRange = int | tuple[int, int] | tuple[int, None]
+
+
+class RenderMediaOptions(_RenderOutputOptions):
+    """Options of a video, audio or GIF render (``renderMediaOnLambda``).
+
+    Only ``serve_url``, ``composition`` and ``codec`` are required; ``region`` and
+    ``function_name`` default to the client's.
+
+    Example:
+        >>> RenderMediaOptions(serve_url="my-site", composition="MyComp", codec="h264",
+        ...                    frames_per_lambda=3)
+        Traceback (most recent call last):
+        ...
+        aioremotion.errors.InvalidOptionsError: Invalid options:
+          frames_per_lambda: must be at least 5 (Remotion's minimum chunk size) or, for a \
+render of fewer frames, at least their number; got 3
+    """
+
+    _removed_options: ClassVar[dict[str, str]] = {
+        "quality": "has been renamed to jpeg_quality (jpegQuality): rename the option",
+    }
+
+    codec: Codec
+    audio_codec: AudioCodec | None = None
+    image_format: VideoImageFormat = "jpeg"
+    crf: int | None = None
+    pixel_format: PixelFormat | None = None
+    prores_profile: ProResProfile | None = Field(default=None, alias="proResProfile")
+    x264_preset: X264Preset | None = None
+    gop_size: int | None = Field(default=None, ge=0)
+    color_space: ColorSpace | None = None
+    frame_range: FrameRange | None = None
+    every_nth_frame: int = Field(default=1, ge=1, strict=True)
+    number_of_gif_loops: int | None = Field(default=None, ge=0)
+    frames_per_lambda: int | None = Field(default=None, strict=True)
+    concurrency: int | None = Field(default=None, strict=True)
+    concurrency_per_lambda: int = Field(default=1, ge=1, strict=True)
+    renderer_function_name: str | None = None
+    enable_cancellation: bool = False
+    muted: bool = False
+    overwrite: bool = False
+    prefer_lossless: bool = False
+    audio_bitrate: str | None = None
+    video_bitrate: str | None = None
+    encoding_buffer_size: str | None = None
+    encoding_max_rate: str | None = None
+    webhook: Webhook | None = None
+    metadata: dict[str, str] | None = None
+    sample_rate: int = Field(default=48000, gt=0)
+
+    @field_validator("codec", mode="before")
+    @classmethod
+    def _codec(cls, value: Any) -> Any:
+        if value not in CODECS:
+            raise ValueError(f"must be one of {', '.join(CODECS)}; got {value!r}")
+        return value
+
+    @field_validator("frame_range", mode="before")
+    @classmethod
+    def _frame_range(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ValueError(f"must be a frame number or [first, last]; got {value!r}")
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError(f"must not be negative; got {value}")
+            return value
+        if isinstance(value, (list, tuple)):
+            if any(isinstance(item, (list, tuple)) for item in value):
+                raise ValueError(
+                    "multiple frame ranges are not supported on Lambda: render one range "
+                    "per call"
+                )
+            def whole(item: Any) -> bool:
+                return isinstance(item, int) and not isinstance(item, bool)
+
+            if len(value) != 2 or not whole(value[0]) or not (
+                value[1] is None or whole(value[1])
+            ):
+                raise ValueError(
+                    "must be a frame number, [first, last] or [first, None] (to the end) of "
+                    f"whole numbers; got {value!r}"
+                )
+            first, last = value
+            if first < 0 or (last is not None and last < first):
+                raise ValueError(
+                    f"must be [first, last] with 0 <= first <= last; got [{first}, {last}]"
+                )
+            return (first, last)
+        raise ValueError(f"must be a frame number or [first, last]; got {value!r}")
+
+    @field_validator("renderer_function_name")
+    @classmethod
+    def _renderer(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_function_name(value, "renderer_function_name")
+        return value
+
+    @field_validator("audio_bitrate", "video_bitrate")
+    @classmethod
+    def _bitrate(cls, value: str | None) -> str | None:
+        if value is not None and not value.endswith(("K", "k", "M")):
+            raise ValueError(f"must end in 'K', 'k' or 'M', like '128k' or '5M'; got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _combinations(self) -> RenderMediaOptions:
+        problems: list[tuple[str, str]] = []
+        frame_count = self.frame_count
+        if self.frames_per_lambda is not None and self.concurrency is not None:
+            problems.append(
+                ("frames_per_lambda", "cannot be set together with concurrency: set one of them "
+                                      "(or neither, for Remotion's automatic split)")
+            )
+        if self.frames_per_lambda is not None:
+            fpl = self.frames_per_lambda
+            small_render_ok = frame_count is not None and fpl >= frame_count >= 1
+            if fpl < 1 or (fpl < MINIMUM_FRAMES_PER_LAMBDA and not small_render_ok):
+                problems.append(
+                    ("frames_per_lambda", f"must be at least {MINIMUM_FRAMES_PER_LAMBDA} "
+                     "(Remotion's minimum chunk size) or, for a render of fewer frames, at "
+                     f"least their number; got {fpl}")
+                )
+            elif frame_count is not None and -(-frame_count // fpl) > MAX_FUNCTIONS_PER_RENDER:
+                problems.append(
+                    ("frames_per_lambda", f"{frame_count} frames in chunks of {fpl} need "
+                     f"{-(-frame_count // fpl)} functions; Remotion allows at most "
+                     f"{MAX_FUNCTIONS_PER_RENDER}: raise frames_per_lambda")
+                )
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_FUNCTIONS_PER_RENDER:
+            problems.append(
+                ("concurrency", f"must be between 1 and {MAX_FUNCTIONS_PER_RENDER}; "
+                                f"got {self.concurrency}")
+            )
+        try:
+            file_extension(self.codec, self.audio_codec)
+        except InvalidOptionsError as exc:
+            problems.extend(exc.problems)
+        if self.crf is not None:
+            crf_range = CRF_RANGES.get(self.codec)
+            if crf_range is None:
+                problems.append(("crf", f"codec {self.codec!r} takes no crf: leave it unset"))
+            elif self.codec == "h264" and self.crf == 0:
+                problems.append(
+                    ("crf", "0 is not supported with h264 (such videos do not play on "
+                            "iOS/macOS): use 1 or more")
+                )
+            elif not crf_range[0] <= self.crf <= crf_range[1]:
+                problems.append(
+                    ("crf", f"must be between {crf_range[0]} and {crf_range[1]} for codec "
+                            f"{self.codec!r}; got {self.crf}")
+                )
+            if self.video_bitrate is not None:
+                problems.append(
+                    ("crf", "cannot be set together with video_bitrate: choose one way to set "
+                            "the quality")
+                )
+        if self.encoding_max_rate is not None and self.encoding_buffer_size is None:
+            problems.append(
+                ("encoding_max_rate", "cannot be set without encoding_buffer_size: set both")
+            )
+        if self.pixel_format == "yuva420p" and self.codec not in ("vp8", "vp9"):
+            problems.append(
+                ("pixel_format", f"'yuva420p' (transparency) needs codec 'vp8' or 'vp9'; got "
+                                 f"codec {self.codec!r}")
+            )
+        if self.pixel_format in ("yuva420p", "yuva444p10le") and self.image_format != "png":
+            problems.append(
+                ("pixel_format", f"{self.pixel_format!r} renders transparency, which needs "
+                                 f"image_format 'png'; got {self.image_format!r}")
+            )
+        if self.number_of_gif_loops is not None and self.codec != "gif":
+            problems.append(
+                ("number_of_gif_loops", f"only applies to codec 'gif'; got codec "
+                                        f"{self.codec!r}: leave it unset")
+            )
+        if self.prores_profile is not None and self.codec != "prores":
+            problems.append(
+                ("prores_profile", f"only applies to codec 'prores'; got codec {self.codec!r}")
+            )
+        if self.x264_preset is not None and self.codec != "h264":
+            problems.append(
+                ("x264_preset", f"only applies to codec 'h264'; got codec {self.codec!r}")
+            )
+        if isinstance(self.out_name, str):
+            allowed = self.allowed_out_name_extensions
+            if allowed and not self.out_name.endswith(tuple(f".{ext}" for ext in allowed)):
+                endings = " or ".join(f".{ext}" for ext in allowed)
+                with_audio = f" with audio codec {self.audio_codec!r}" if self.audio_codec else ""
+                problems.append(
+                    ("out_name", f"must end in {endings} for codec {self.codec!r}{with_audio}; "
+                                 f"got {self.out_name!r}")
+                )
+        if problems:
+            raise InvalidOptionsError(problems)
+        return self
+
+    @property
+    def frame_count(self) -> int | None:
+        """How many frames will be rendered, when ``frame_range`` says so."""
+        if self.frame_range is None:
+            return None
+        first, last = (
+            (self.frame_range, self.frame_range)
+            if isinstance(self.frame_range, int)
+            else self.frame_range
+        )
+        if last is None:
+            return None
+        return len(range(first, last + 1, self.every_nth_frame))
+
+    @property
+    def allowed_out_name_extensions(self) -> tuple[str, ...]:
+        """The extensions a string ``out_name`` may end in for this codec and audio codec."""
+        try:
+            default = file_extension(self.codec, self.audio_codec)
+        except InvalidOptionsError:
+            return ()
+        if self.audio_codec is None:
+            return (default,)
+        return OUT_NAME_EXTENSIONS.get(self.codec, {}).get(self.audio_codec, (default,))
+
+    @property
+    def expected_extension(self) -> str:
+        """The extension of the default output name (``out.<ext>``)."""
+        return file_extension(self.codec, self.audio_codec)
+
+
+class RenderStillOptions(_RenderOutputOptions):
+    """Options of a still render (``renderStillOnLambda``).
+
+    ``image_format`` and ``privacy`` are required in JavaScript; here they default to
+    ``png`` and ``public``.
+
+    Example:
+        >>> RenderStillOptions(serve_url="my-site", composition="Thumb", image_format="jpeg",
+        ...                    frame=10).frame
+        10
+    """
+
+    image_format: StillImageFormat = "png"
+    frame: int = Field(default=0, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quality_is_jpeg_quality(cls, data: Any) -> Any:
+        # renderStillOnLambda still honours the old name: jpegQuality ?? quality ?? 80.
+        if isinstance(data, dict) and "quality" in data:
+            data = dict(data)
+            quality = data.pop("quality")
+            if data.get("jpegQuality", data.get("jpeg_quality")) is None:
+                data["jpegQuality"] = quality
+        return data
+
+    attempt: int = Field(default=1, ge=1)
+    dump_browser_logs: bool | None = None
+
+    @model_validator(mode="after")
+    def _out_name_extension(self) -> RenderStillOptions:
+        if isinstance(self.out_name, str) and "." not in self.out_name.rsplit("/", 1)[-1]:
+            raise InvalidOptionsError(
+                [("out_name", f"needs a file extension such as .{self.image_format}; "
+                              f"got {self.out_name!r}")]
+            )
+        return self
+
+    @property
+    def effective_log_level(self) -> str:
+        return "verbose" if self.dump_browser_logs else self.log_level
+
+
+class CompositionsOptions(_CallOptions):
+    """Options of ``getCompositionsOnLambda``."""
+
+    serve_url: str
+    input_props: Any = None
+    env_variables: dict[str, str] = Field(default_factory=dict)
+    timeout_in_milliseconds: int = Field(default=30000, gt=0)
+    chromium_options: ChromiumOptions = Field(default_factory=ChromiumOptions)
+    force_bucket_name: str | None = None
+    force_path_style: bool = False
+    offthread_video_cache_size_in_bytes: NonNegativeInt | None = None
+    media_cache_size_in_bytes: NonNegativeInt | None = None
+
+    _props_text: str = "{}"
+
+    @field_validator("serve_url")
+    @classmethod
+    def _serve_url(cls, value: str) -> str:
+        return check_serve_url(value)
+
+    @model_validator(mode="after")
+    def _serialise_props(self) -> CompositionsOptions:
+        self._props_text = serialize_input_props(self.input_props)
+        return self
+
+    @property
+    def input_props_json(self) -> str:
+        return self._props_text
+
+
+class ProgressOptions(_CallOptions):
+    """Options of ``getRenderProgress``: which render, in which bucket."""
+
+    render_id: str
+    bucket_name: str
+    s3_output_provider: S3OutputProvider | None = Field(default=None, alias="s3OutputProvider")
+    force_path_style: bool = False
+    skip_lambda_invocation: bool | None = None
+
+    @field_validator("render_id")
+    @classmethod
+    def _render_id(cls, value: str) -> str:
+        return check_render_id(value)
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        return check_bucket_name(value)

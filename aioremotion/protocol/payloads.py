@@ -1,0 +1,201 @@
+"""Lambda payloads, key for key what the official JS client sends (PROTOCOL.md section 1).
+
+Example:
+    >>> from aioremotion.protocol.options import RenderMediaOptions
+    >>> from aioremotion.protocol.props import plan_input_props
+    >>> opts = RenderMediaOptions(serve_url="my-site", composition="MyComp", codec="h264")
+    >>> props = plan_input_props(opts.input_props_json, kind="media",
+    ...                          env_variables=opts.env_variables)
+    >>> payload = build_start_payload(opts, version="4.0.527", props=props, bucket_name=None)
+    >>> payload["type"], payload["everyNthFrame"], payload["inputProps"]
+    ('start', 1, {'type': 'payload', 'payload': '{}'})
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .options import CompositionsOptions, ProgressOptions, RenderMediaOptions, RenderStillOptions
+from .props import InlineProps, UploadedProps
+
+
+def _serialized_props(props: InlineProps | UploadedProps, bucket_name: str | None) -> Any:
+    if isinstance(props, UploadedProps):
+        if bucket_name is None:
+            raise ValueError(
+                "uploaded input props need the bucket they were uploaded to (bucket_name)"
+            )
+        return props.to_payload(bucket_name)
+    return props.to_payload()
+
+
+def _secret(value: Any) -> Any:
+    return value.get_secret_value() if value is not None else None
+
+
+def build_start_payload(
+    options: RenderMediaOptions,
+    *,
+    version: str,
+    props: InlineProps | UploadedProps,
+    bucket_name: str | None,
+) -> dict[str, Any]:
+    """The ``type:"start"`` payload of ``renderMediaOnLambda``.
+
+    ``bucket_name`` is the render bucket to force: ``options.force_bucket_name``, or the
+    bucket large props were uploaded to (the function reads them from its render bucket).
+    """
+    o = options
+    bucket = bucket_name if bucket_name is not None else o.force_bucket_name
+    return {
+        "enableCancellation": o.enable_cancellation,
+        "rendererFunctionName": o.renderer_function_name,
+        "framesPerLambda": o.frames_per_lambda,
+        "concurrency": o.concurrency,
+        "composition": o.composition,
+        "serveUrl": o.serve_url,
+        "inputProps": _serialized_props(props, bucket),
+        "codec": o.codec,
+        "imageFormat": o.image_format,
+        "crf": o.crf,
+        "envVariables": dict(o.env_variables),
+        "pixelFormat": o.pixel_format,
+        "proResProfile": o.prores_profile,
+        "x264Preset": o.x264_preset,
+        "gopSize": o.gop_size,
+        "jpegQuality": o.jpeg_quality,
+        "maxRetries": o.max_retries,
+        "privacy": o.privacy,
+        "logLevel": o.log_level,
+        "frameRange": list(o.frame_range) if isinstance(o.frame_range, tuple) else o.frame_range,
+        "outName": o.out_name_payload(),
+        "timeoutInMilliseconds": o.timeout_in_milliseconds,
+        "chromiumOptions": o.chromium_options.to_payload(),
+        "scale": o.scale,
+        "everyNthFrame": o.every_nth_frame,
+        "numberOfGifLoops": o.number_of_gif_loops,
+        "concurrencyPerLambda": o.concurrency_per_lambda,
+        "downloadBehavior": o.download_behavior.to_payload(),
+        "muted": o.muted,
+        "version": version,
+        "overwrite": o.overwrite,
+        "audioBitrate": o.audio_bitrate,
+        "videoBitrate": o.video_bitrate,
+        "encodingBufferSize": o.encoding_buffer_size,
+        "encodingMaxRate": o.encoding_max_rate,
+        "webhook": o.webhook.to_payload() if o.webhook is not None else None,
+        "forceHeight": o.force_height,
+        "forceWidth": o.force_width,
+        "forceFps": o.force_fps,
+        "forceDurationInFrames": o.force_duration_in_frames,
+        "bucketName": bucket,
+        "audioCodec": o.audio_codec,
+        "type": "start",
+        "offthreadVideoCacheSizeInBytes": o.offthread_video_cache_size_in_bytes,
+        "deleteAfter": o.delete_after,
+        "colorSpace": o.color_space,
+        "preferLossless": o.prefer_lossless,
+        "forcePathStyle": o.force_path_style,
+        "metadata": dict(o.metadata) if o.metadata is not None else None,
+        "licenseKey": _secret(o.license_key),
+        "offthreadVideoThreads": o.offthread_video_threads,
+        "mediaCacheSizeInBytes": o.media_cache_size_in_bytes,
+        "storageClass": o.storage_class,
+        "isProduction": o.is_production,
+        "sampleRate": o.sample_rate,
+    }
+
+
+def build_still_payload(
+    options: RenderStillOptions,
+    *,
+    version: str,
+    props: InlineProps | UploadedProps,
+    bucket_name: str | None,
+    streamed: bool,
+) -> dict[str, Any]:
+    """The ``type:"still"`` payload of ``renderStillOnLambda``.
+
+    ``streamed`` is ``True`` for InvokeWithResponseStream (every region but China's).
+    """
+    o = options
+    bucket = bucket_name if bucket_name is not None else o.force_bucket_name
+    return {
+        "type": "still",
+        "composition": o.composition,
+        "serveUrl": o.serve_url,
+        "inputProps": _serialized_props(props, bucket),
+        "imageFormat": o.image_format,
+        "envVariables": dict(o.env_variables),
+        "jpegQuality": o.jpeg_quality,
+        "maxRetries": o.max_retries,
+        "frame": o.frame,
+        "privacy": o.privacy,
+        "attempt": o.attempt,
+        "logLevel": o.effective_log_level,
+        "outName": o.out_name_payload(),
+        "timeoutInMilliseconds": o.timeout_in_milliseconds,
+        "chromiumOptions": o.chromium_options.to_payload(),
+        "scale": o.scale,
+        "downloadBehavior": o.download_behavior.to_payload(),
+        "version": version,
+        "forceHeight": o.force_height,
+        "forceWidth": o.force_width,
+        "forceFps": o.force_fps,
+        "forceDurationInFrames": o.force_duration_in_frames,
+        "bucketName": bucket,
+        "offthreadVideoCacheSizeInBytes": o.offthread_video_cache_size_in_bytes,
+        "deleteAfter": o.delete_after,
+        "streamed": streamed,
+        "forcePathStyle": o.force_path_style,
+        "licenseKey": _secret(o.license_key),
+        "offthreadVideoThreads": o.offthread_video_threads,
+        "mediaCacheSizeInBytes": o.media_cache_size_in_bytes,
+        "storageClass": o.storage_class,
+        "isProduction": o.is_production,
+    }
+
+
+def build_status_payload(options: ProgressOptions, *, version: str) -> dict[str, Any]:
+    """The ``type:"status"`` payload of ``getRenderProgress``."""
+    provider = options.s3_output_provider
+    return {
+        "type": "status",
+        "bucketName": options.bucket_name,
+        "renderId": options.render_id,
+        "version": version,
+        "s3OutputProvider": provider.to_payload() if provider is not None else None,
+        "logLevel": options.log_level,
+        "forcePathStyle": options.force_path_style,
+    }
+
+
+def build_info_payload(log_level: str = "info") -> dict[str, Any]:
+    """The ``type:"info"`` payload: the function answers with its Remotion version."""
+    return {"type": "info", "logLevel": log_level}
+
+
+def build_compositions_payload(
+    options: CompositionsOptions,
+    *,
+    version: str,
+    props: InlineProps | UploadedProps,
+    bucket_name: str | None,
+) -> dict[str, Any]:
+    """The ``type:"compositions"`` payload of ``getCompositionsOnLambda``."""
+    o = options
+    bucket = bucket_name if bucket_name is not None else o.force_bucket_name
+    return {
+        "type": "compositions",
+        "chromiumOptions": o.chromium_options.to_payload(),
+        "serveUrl": o.serve_url,
+        "envVariables": dict(o.env_variables),
+        "inputProps": _serialized_props(props, bucket),
+        "logLevel": o.log_level,
+        "timeoutInMilliseconds": o.timeout_in_milliseconds,
+        "version": version,
+        "bucketName": bucket,
+        "offthreadVideoCacheSizeInBytes": o.offthread_video_cache_size_in_bytes,
+        "forcePathStyle": o.force_path_style,
+        "mediaCacheSizeInBytes": o.media_cache_size_in_bytes,
+    }

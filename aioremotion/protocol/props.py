@@ -1,0 +1,202 @@
+"""Input props: JSON text exactly as JavaScript writes it, and inline vs S3 upload.
+
+Remotion serialises props with ``JSON.stringify`` (compact, non-ASCII kept as is) where a
+``Date`` becomes ``"remotion-date:<ISO>"``. The text is sent inline when small enough, else
+uploaded to ``input-props/<hash>.json`` in the render bucket (PROTOCOL.md section 1.5).
+
+Example:
+    >>> from datetime import datetime, timezone
+    >>> serialize_input_props({"at": datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc),
+    ...                        "ratio": 1.0, "name": "Zoë"})
+    '{"at":"remotion-date:2026-01-02T03:04:05.678Z","ratio":1,"name":"Zoë"}'
+    >>> plan_input_props('{"title":"Hi"}', kind="media", env_variables={})
+    InlineProps(text='{"title":"Hi"}')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ..errors import InvalidOptionsError
+from .constants import MEDIA_PROPS_LIMIT, STILL_PROPS_LIMIT
+from .naming import random_hash
+
+PropsKind = Literal["media", "still", "compositions"]
+
+
+def js_number(value: float) -> str:
+    """A float the way JavaScript's ``String(number)`` writes it (``1.0`` -> ``1``,
+    ``1e-07`` -> ``1e-7``, ``1e+21`` -> ``1e+21``, ``1e16`` -> ``10000000000000000``)."""
+    if value == 0:
+        return "0"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    exp = int(exponent)
+    if -7 < exp < 21:
+        # Python switched to exponent notation where JavaScript does not.
+        return format(Decimal(text), "f")
+    return f"{mantissa}e{'+' if exp > 0 else '-'}{abs(exp)}"
+
+
+def _js_iso(moment: datetime) -> str:
+    """``Date.prototype.toISOString``: UTC, milliseconds, ``Z``. Naive datetimes are UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _to_js_value(value: Any, path: str) -> Any:
+    """Convert ``value`` into plain JSON types, Remotion-style, or raise with its path."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidOptionsError(
+                [(path, f"{value!r} cannot be sent: JSON has no NaN or Infinity "
+                        "(JavaScript would silently turn it into null); use null or a number")]
+            )
+        return value
+    if isinstance(value, datetime):
+        return "remotion-date:" + _js_iso(value)
+    if isinstance(value, date):
+        return "remotion-date:" + _js_iso(datetime(value.year, value.month, value.day))
+    if isinstance(value, BaseModel):
+        return _to_js_value(value.model_dump(mode="python", by_alias=True), path)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _to_js_value(dataclasses.asdict(value), path)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidOptionsError(
+                    [(f"{path}[{key!r}]", "keys of input props must be strings")]
+                )
+            out[key] = _to_js_value(item, f"{path}.{key}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_js_value(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    raise InvalidOptionsError(
+        [(path, f"a {type(value).__name__} cannot be sent as input props: use JSON values "
+                "(dict, list, str, int, float, bool, None), datetimes, dataclasses or "
+                "pydantic models")]
+    )
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _js_string(value: str) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    # JSON.stringify escapes lone surrogates (which cannot be encoded as UTF-8).
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def js_json_dumps(value: Any) -> str:
+    """``JSON.stringify(value)`` for plain JSON values: compact, non-ASCII kept as is,
+    numbers written as JavaScript writes them.
+
+    >>> js_json_dumps({"a": [1, 2.0, 0.5, None, True], "b": "Zoë"})
+    '{"a":[1,2,0.5,null,true],"b":"Zoë"}'
+    """
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _js_string(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return js_number(value) if math.isfinite(value) else "null"
+    if isinstance(value, Mapping):
+        items = (f"{_js_string(str(k))}:{js_json_dumps(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(js_json_dumps(v) for v in value) + "]"
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def serialize_input_props(props: Any) -> str:
+    """Input props as the JSON text Remotion sends (``{}`` when ``props`` is ``None``).
+
+    Raises :class:`InvalidOptionsError` naming the offending path for values JSON cannot hold.
+    """
+    if props is None:
+        return "{}"
+    plain = _to_js_value(props, "input_props")
+    if not isinstance(plain, dict):
+        raise InvalidOptionsError(
+            [("input_props", f"must be an object (a dict or model); got {type(props).__name__}")]
+        )
+    return js_json_dumps(plain)
+
+
+@dataclasses.dataclass(frozen=True)
+class InlineProps:
+    """Props small enough to travel inside the payload."""
+
+    text: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"type": "payload", "payload": self.text}
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadedProps:
+    """Props that must be uploaded to ``input-props/<hash>.json`` in ``bucket_name`` first.
+
+    ``bucket_name`` is ``None`` until the caller knows the render bucket; the payload then
+    carries it both here and as the top-level ``bucketName``.
+    """
+
+    text: str
+    hash: str
+
+    def to_payload(self, bucket_name: str) -> dict[str, Any]:
+        return {"type": "bucket-url", "hash": self.hash, "bucketName": bucket_name}
+
+    @property
+    def key(self) -> str:
+        return f"input-props/{self.hash}.json"
+
+
+def props_limit(kind: PropsKind) -> int:
+    """How many bytes of props (plus env variables) may be sent inline."""
+    return STILL_PROPS_LIMIT if kind == "still" else MEDIA_PROPS_LIMIT
+
+
+def plan_input_props(
+    text: str,
+    *,
+    kind: PropsKind,
+    env_variables: Mapping[str, str] | None,
+    props_hash: str | None = None,
+) -> InlineProps | UploadedProps:
+    """Decide whether serialised props go inline or to S3.
+
+    Sizes are measured in UTF-8 bytes of the props plus the JSON of ``env_variables`` (more
+    conservative than JavaScript's UTF-16 count, so whatever JS sends inline fits here too
+    unless it is mostly non-ASCII). ``props_hash`` defaults to a fresh random 10-character
+    hash, as in the JS client: content hashes would let concurrent renders race on the file
+    the function deletes when it finishes.
+    """
+    used = len(text.encode()) + len(js_json_dumps(dict(env_variables or {})).encode())
+    if used > props_limit(kind):
+        return UploadedProps(text=text, hash=props_hash or random_hash())
+    return InlineProps(text=text)
