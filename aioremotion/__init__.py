@@ -1,0 +1,91 @@
+"""aioremotion: an asyncio-native client for Remotion Lambda.
+
+Example::
+
+    from aioremotion import RemotionLambda
+
+    async with RemotionLambda(region="us-east-1") as remotion:
+        render = await remotion.render_media(serve_url="my-site", composition="MyComp",
+                                             codec="h264")
+        progress = await remotion.get_progress(render)
+
+Names are imported lazily, so ``import aioremotion.protocol`` (the pure core) never loads
+aiobotocore or anyio.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "RemotionLambda": "client",
+    "ProgressRead": "client",
+    "ThrottleRetry": "client",
+    "RenderHandle": "handles",
+    "StillResult": "handles",
+    "ConcurrencyLimitError": "errors",
+    "CredentialsMissingError": "errors",
+    "FunctionInvocationError": "errors",
+    "InvalidOptionsError": "errors",
+    "InvalidReplyError": "errors",
+    "ProgressFileError": "errors",
+    "RemotionError": "errors",
+    "RemotionFunctionError": "errors",
+    "RenderNotFoundError": "errors",
+    "StartOutcomeUnknownError": "errors",
+    "StillRenderNotSupportedError": "errors",
+    "VersionMismatchError": "errors",
+    "DEFAULT_REMOTION_VERSION": "protocol.constants",
+    "CompositionsOptions": "protocol.options",
+    "ProgressOptions": "protocol.options",
+    "RenderMediaOptions": "protocol.options",
+    "RenderStillOptions": "protocol.options",
+    "estimate_price": "protocol.pricing",
+    "RenderProgress": "protocol.progress",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aioremotion' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from .client import ProgressRead, RemotionLambda, ThrottleRetry
+    from .errors import (
+        ConcurrencyLimitError,
+        CredentialsMissingError,
+        FunctionInvocationError,
+        InvalidOptionsError,
+        InvalidReplyError,
+        ProgressFileError,
+        RemotionError,
+        RemotionFunctionError,
+        RenderNotFoundError,
+        StartOutcomeUnknownError,
+        StillRenderNotSupportedError,
+        VersionMismatchError,
+    )
+    from .handles import RenderHandle, StillResult
+    from .protocol.constants import DEFAULT_REMOTION_VERSION
+    from .protocol.options import (
+        CompositionsOptions,
+        ProgressOptions,
+        RenderMediaOptions,
+        RenderStillOptions,
+    )
+    from .protocol.pricing import estimate_price
+    from .protocol.progress import RenderProgress

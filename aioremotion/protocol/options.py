@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from typing_extensions import Self
 
 from ..errors import InvalidOptionsError
 from .constants import (
@@ -127,9 +128,7 @@ class _Model(BaseModel):
             raise _translate(type(self), exc) from None
 
     @classmethod
-    def model_validate(  # type: ignore[override]
-        cls, obj: Any, **kwargs: Any
-    ) -> Any:
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
         """Validate a mapping (snake_case or camelCase keys) into options."""
         try:
             return super().model_validate(obj, **kwargs)
@@ -244,7 +243,8 @@ def _translate(model: type[_Model], exc: ValidationError) -> InvalidOptionsError
             found.append((path, f"is not an option of {owner.__name__}{hint}", False))
         elif kind in ("literal_error", "enum"):
             choices = _literal_choices(_annotation_at(model, loc))
-            listed = ", ".join(choices) if choices else str((error.get("ctx") or {}).get("expected"))
+            expected = (error.get("ctx") or {}).get("expected")
+            listed = ", ".join(choices) if choices else str(expected)
             found.append((path, f"must be one of {listed}; got {error.get('input')!r}", False))
         elif kind == "value_error":
             found.append((path, str(error.get("msg", "")).removeprefix("Value error, "), False))

@@ -113,15 +113,15 @@ def estimate_price(
 
 def round_half_up(value: float, digits: int) -> float:
     """Round like JavaScript's ``Math.round(value * 10**digits) / 10**digits``."""
-    scaled = value * 10**digits
-    return float(Decimal(scaled).to_integral_value(rounding=ROUND_HALF_UP)) / 10**digits
+    factor = 10.0**digits
+    return float(Decimal(value * factor).to_integral_value(rounding=ROUND_HALF_UP)) / factor
 
 
 def to_precision(value: float, digits: int) -> float:
     """JavaScript's ``Number(value.toPrecision(digits))``."""
     if value == 0:
         return 0.0
-    return float(f"{value:.{digits - 1}e}")
+    return float(format(value, f".{digits - 1}e"))
 
 
 def _group_fixed(value: float, min_fraction: int, max_fraction: int) -> str:

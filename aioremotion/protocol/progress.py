@@ -526,7 +526,7 @@ def compute_render_progress(
     ctx: ProgressContext,
     *,
     now_ms: float,
-    output_head: OutputHead | None | _NotChecked = NOT_CHECKED,
+    output_head: OutputHead | _NotChecked | None = NOT_CHECKED,
 ) -> RenderProgress | OutputHeadRequest:
     """Compute the RenderProgress the status Lambda would return.
 
@@ -566,7 +566,7 @@ def _compute(
     ctx: ProgressContext,
     *,
     now_ms: float,
-    output_head: OutputHead | None | _NotChecked,
+    output_head: OutputHead | _NotChecked | None,
 ) -> RenderProgress | OutputHeadRequest:
     metadata = file.render_metadata
     currency = currency_of(ctx.region)

@@ -27,7 +27,8 @@ def build(case: dict[str, Any]) -> tuple[dict[str, Any], UploadedProps | None]:
     options = decode_js_options(case["options"])
     api = case["api"]
     if api == "status":
-        return build_status_payload(ProgressOptions.model_validate(options), version="4.0.527"), None
+        status = ProgressOptions.model_validate(options)
+        return build_status_payload(status, version="4.0.527"), None
     if api == "media":
         media = RenderMediaOptions.model_validate(options)
         props = plan_input_props(

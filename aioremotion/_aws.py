@@ -1,0 +1,105 @@
+"""AWS sessions, credentials and client settings for aioremotion.
+
+Credentials come from the standard AWS chain, or from Remotion's own variables
+(``REMOTION_AWS_ACCESS_KEY_ID``/``REMOTION_AWS_SECRET_ACCESS_KEY``/``REMOTION_AWS_SESSION_TOKEN``
+or ``REMOTION_AWS_PROFILE``), which take precedence as in the JS client. Endpoints honour
+``AWS_ENDPOINT_URL_LAMBDA`` and ``AWS_ENDPOINT_URL_S3`` (botocore reads them), which is how
+the local emulator is reached.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+
+from .errors import CredentialsMissingError, InvalidOptionsError
+
+#: Lambda invokes need read timeouts at least the function timeout (up to 900 s).
+LAMBDA_READ_TIMEOUT_MARGIN_S = 30
+MAX_LAMBDA_TIMEOUT_S = 900
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Where and how to reach AWS.
+
+    ``endpoint_urls`` maps a service name (``lambda``, ``s3``) to an endpoint; when absent,
+    botocore's own configuration applies (``AWS_ENDPOINT_URL_<SERVICE>``, config files).
+    """
+
+    region: str
+    endpoint_urls: Mapping[str, str] = field(default_factory=dict)
+    max_pool_connections: int = 100
+    lambda_read_timeout_s: float = MAX_LAMBDA_TIMEOUT_S + LAMBDA_READ_TIMEOUT_MARGIN_S
+    connect_timeout_s: float = 10
+    s3_addressing_style: str = "auto"
+
+
+def region_from_environment() -> str | None:
+    """The region set in the environment, Remotion's variable first."""
+    for name in ("REMOTION_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def make_session(environ: Mapping[str, str] | None = None) -> AioSession:
+    """An aiobotocore session with Remotion's credential variables applied."""
+    env = os.environ if environ is None else environ
+    key = env.get("REMOTION_AWS_ACCESS_KEY_ID")
+    secret = env.get("REMOTION_AWS_SECRET_ACCESS_KEY")
+    profile = env.get("REMOTION_AWS_PROFILE")
+    if bool(key) != bool(secret):
+        missing = "REMOTION_AWS_SECRET_ACCESS_KEY" if key else "REMOTION_AWS_ACCESS_KEY_ID"
+        raise InvalidOptionsError(
+            [(missing, "is not set although its partner is: set both, or neither")]
+        )
+    session = get_session()
+    if profile and not key:
+        session.set_config_variable("profile", profile)
+    if key and secret:
+        session.set_credentials(key, secret, env.get("REMOTION_AWS_SESSION_TOKEN") or None)
+    return session
+
+
+async def ensure_credentials(session: AioSession) -> None:
+    """Raise :class:`CredentialsMissingError` when no credentials can be found."""
+    try:
+        credentials = await session.get_credentials()
+    except Exception as exc:  # a broken profile, say
+        raise CredentialsMissingError(
+            "Set up Remotion Lambda to render videos. See the README.md for how to do so. "
+            f"(AWS credentials could not be loaded: {exc})"
+        ) from exc
+    if credentials is None:
+        raise CredentialsMissingError()
+
+
+def lambda_config(settings: AwsSettings) -> AioConfig:
+    """Lambda: no botocore retries (a retried start is a second render), long reads."""
+    return AioConfig(
+        region_name=settings.region,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        read_timeout=settings.lambda_read_timeout_s,
+        connect_timeout=settings.connect_timeout_s,
+        max_pool_connections=settings.max_pool_connections,
+        tcp_keepalive=True,
+    )
+
+
+def s3_config(settings: AwsSettings) -> AioConfig:
+    """S3: reads and writes of small objects are idempotent, so standard retries are fine."""
+    return AioConfig(
+        region_name=settings.region,
+        retries={"total_max_attempts": 3, "mode": "standard"},
+        read_timeout=60,
+        connect_timeout=settings.connect_timeout_s,
+        max_pool_connections=settings.max_pool_connections,
+        s3={"addressing_style": settings.s3_addressing_style},
+        signature_version="s3v4",
+    )

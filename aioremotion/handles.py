@@ -1,0 +1,125 @@
+"""What a started render is known by: small, typed, serialisable values.
+
+A :class:`RenderHandle` is all another process needs to follow a render (render id, bucket,
+region, function, its timeout, where the output lands). It serialises with the JS client's
+camelCase names, so ``handle.model_dump(by_alias=True)`` is also the ``renderMediaOnLambda``
+result a JavaScript front end expects.
+
+Example:
+    >>> h = RenderHandle(render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abc",
+    ...                  region="us-east-1",
+    ...                  function_name="remotion-render-4-0-527-mem2048mb-disk2048mb-120sec")
+    >>> RenderHandle.model_validate_json(h.model_dump_json()) == h
+    True
+    >>> h.timeout_ms
+    120000
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from .protocol.naming import (
+    launch_logs_url,
+    parse_function_name,
+    progress_json_console_url,
+    renderer_logs_url,
+    s3_folder_console_url,
+)
+from .protocol.progress import CostsInfo
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+
+class RenderHandle(_Value):
+    """A started video/audio/GIF render."""
+
+    render_id: str
+    bucket_name: str
+    region: str
+    function_name: str
+    #: The function's timeout; read from its name when not given.
+    function_timeout_ms: int | None = None
+    #: The function's memory; read from its name when not given.
+    memory_mb: int | None = None
+    renderer_function_name: str | None = None
+    #: Where the output will be, when known at start (custom out names may differ).
+    out_bucket: str | None = None
+    out_key: str | None = None
+    cancellation_enabled: bool = False
+    #: ms since the epoch when the start call returned (the client's clock).
+    started_at_ms: float | None = None
+
+    @property
+    def timeout_ms(self) -> int:
+        """The function timeout in ms (from the name when not set; 900 s if unknown)."""
+        if self.function_timeout_ms is not None:
+            return self.function_timeout_ms
+        spec = parse_function_name(self.function_name)
+        return spec.timeout_ms if spec else 900_000
+
+    @property
+    def function_memory_mb(self) -> int:
+        """The function memory in MB (from the name when not set; 2048 if unknown)."""
+        if self.memory_mb is not None:
+            return self.memory_mb
+        spec = parse_function_name(self.function_name)
+        return spec.memory_mb if spec else 2048
+
+    @property
+    def cloud_watch_logs(self) -> str:
+        """CloudWatch logs of the renderer invocations."""
+        return renderer_logs_url(
+            self.region, self.renderer_function_name or self.function_name, self.render_id
+        )
+
+    @property
+    def cloud_watch_main_logs(self) -> str:
+        """CloudWatch logs of the main (launch) invocation."""
+        return launch_logs_url(self.region, self.function_name, self.render_id)
+
+    @property
+    def folder_in_s3_console(self) -> str:
+        return s3_folder_console_url(self.region, self.bucket_name, self.render_id)
+
+    @property
+    def progress_json_in_console(self) -> str:
+        return progress_json_console_url(self.region, self.bucket_name, self.render_id)
+
+    @property
+    def lambda_insights_logs(self) -> str:
+        from .protocol.naming import lambda_insights_url
+
+        return lambda_insights_url(self.region, self.function_name)
+
+    def js_result(self) -> dict[str, Any]:
+        """The object ``renderMediaOnLambda`` resolves to in JavaScript."""
+        return {
+            "renderId": self.render_id,
+            "bucketName": self.bucket_name,
+            "cloudWatchLogs": self.cloud_watch_logs,
+            "cloudWatchMainLogs": self.cloud_watch_main_logs,
+            "folderInS3Console": self.folder_in_s3_console,
+            "lambdaInsightsLogs": self.lambda_insights_logs,
+            "progressJsonInConsole": self.progress_json_in_console,
+        }
+
+
+class StillResult(_Value):
+    """A finished still render (stills finish within their one invocation)."""
+
+    render_id: str
+    bucket_name: str
+    url: str
+    out_key: str
+    size_in_bytes: int
+    estimated_price: CostsInfo
+    cloud_watch_logs: str = ""
+    artifacts: list[dict[str, Any]] = Field(default_factory=list)
