@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import socket
 import time
 import uuid
@@ -66,6 +67,7 @@ __all__ = [
     "ANY_ROUTINE",
     "AbortConnection",
     "ApiErrorReply",
+    "ApiName",
     "FunctionError",
     "InvokeResult",
     "JsonReply",
@@ -82,6 +84,7 @@ __all__ = [
     "StreamResult",
     "ThrottleReply",
     "UnhandledReply",
+    "bare_function_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -479,7 +482,7 @@ class LambdaApiServer:
         self.require_json = require_json
         self.invocations: list[LambdaInvocation] = []
         """Every request received on an invoke route, in arrival order."""
-        self.errors: list[BaseException] = []
+        self.errors: list[Exception] = []
         """Unexpected exceptions raised by the backend (answered with 500)."""
         self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
@@ -495,7 +498,9 @@ class LambdaApiServer:
         """Bind ``127.0.0.1`` and start serving.  Idempotent."""
         if self._runner is not None:
             return
-        app = web.Application(middlewares=[self._track_middleware])
+        # aiohttp's default 1 MiB body limit is below Lambda's 6 MB: lift it so
+        # oversized payloads get Lambda's own 413 from _validate().
+        app = web.Application(middlewares=[self._track_middleware], client_max_size=1 << 30)
         app.router.add_post(INVOKE_PATH, self._handle_invoke)
         app.router.add_post(STREAM_PATH, self._handle_stream)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
@@ -508,6 +513,8 @@ class LambdaApiServer:
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", self._requested_port))
             sock.listen(128)
             sock.setblocking(False)
@@ -531,12 +538,14 @@ class LambdaApiServer:
         if runner is None:
             return
         self._closing = True
+        for site in list(runner.sites):
+            await site.stop()  # stop accepting connections
         tasks = list(self._background) + list(self._in_flight)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        await runner.cleanup()
+        await runner.cleanup()  # closes the remaining (idle) connections
         self._runner = None
         self._port = None
 
@@ -592,6 +601,9 @@ class LambdaApiServer:
         self, request: web.Request, handler: _Handler
     ) -> web.StreamResponse:
         """Track handler tasks so :meth:`close` can cancel them."""
+        if self._closing:
+            error = LambdaApiError.service_exception("The server is shutting down")
+            return self._error_response(error, str(uuid.uuid4()))
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
@@ -858,7 +870,7 @@ async def _aclose(iterator: AsyncIterator[bytes]) -> None:
 # --------------------------------------------------------------------------
 
 ANY_ROUTINE: Final = "*"
-"""Routine key of the fallback queue, used when a routine's own queue is empty."""
+"""Routine key of the fallback replies, for routines with no reply of their own."""
 
 
 @dataclass(frozen=True)
@@ -1051,11 +1063,12 @@ class ScriptedLambdaBackend(LambdaBackend):
             ),
         )
 
-    def pending(self, routine: str | None = ANY_ROUTINE) -> int:
-        """Number of queued, unconsumed replies (all queues by default)."""
-        if routine == ANY_ROUTINE:
-            return sum(len(queue) for queue in self._queues.values())
-        return len(self._queues.get(routine, ()))
+    def pending(self) -> dict[str | None, int]:
+        """Unconsumed queued replies per routine (non-empty queues only).
+
+        ``assert backend.pending() == {}`` checks a test used its whole script.
+        """
+        return {routine: len(queue) for routine, queue in self._queues.items() if queue}
 
     # -- LambdaBackend -----------------------------------------------------
 

@@ -14,6 +14,12 @@ loopback interface on a free port::
 moto keeps its state in process-wide backends: every moto server (and any
 ``mock_aws``) in the same process shares it, and :meth:`S3Server.reset`
 clears all of it.
+
+Known limitation: moto's S3 responses carry ``Server: AmazonS3`` on top of
+the ``Server`` header werkzeug always sends.  aiohttp's lenient default
+parser accepts that, but its strict parser - enabled by ``python -X dev`` or
+``PYTHONASYNCIODEBUG=1`` - rejects such responses ("Duplicate 'Server'
+header"), so S3 calls through aiobotocore fail in those modes.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,16 +15,20 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from aioremotion.testing import (
+from aioremotion.testing.lambda_api import (
+    ApiErrorReply,
     FunctionError,
     InvokeResult,
+    JsonReply,
+    LambdaApiError,
     LambdaApiServer,
     LambdaBackend,
     LambdaInvocation,
     ScriptedLambdaBackend,
+    ScriptExhaustedError,
     StreamResult,
+    bare_function_name,
 )
-from aioremotion.testing.lambda_api import JsonReply, ScriptExhaustedError
 
 FUNCTION = "remotion-render-4-0-0-mem2048mb-disk2048mb-120sec"
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
@@ -85,7 +90,7 @@ async def test_request_response_returns_the_reply(
     assert invocation.routine == "status"
     assert "aws4-hmac-sha256" in invocation.headers["authorization"].lower()
     assert response["ResponseMetadata"]["RequestId"] == invocation.request_id
-    assert backend.pending() == 0
+    assert backend.pending() == {}
 
 
 async def test_raw_reply_bytes_are_returned_verbatim(
@@ -140,7 +145,7 @@ async def test_dry_run_returns_204_and_consumes_nothing(
         FunctionName=FUNCTION, InvocationType="DryRun", Payload=payload("start")
     )
     assert response["StatusCode"] == 204
-    assert backend.pending() == 1
+    assert backend.pending() == {"start": 1}
     assert server.invocations[0].invocation_type == "DryRun"
 
 
@@ -273,6 +278,17 @@ async def test_payload_size_limits() -> None:
         await server.wait_background()
 
 
+async def test_payload_above_aiohttp_default_limit_is_accepted(
+    server: LambdaApiServer, backend: ScriptedLambdaBackend, lambda_client: Any
+) -> None:
+    backend.reply_json("start", {"ok": True})
+    big = payload("start", inputProps={"blob": "x" * (2 * 1024 * 1024)})
+    # A file object: aiohttp warns in debug mode when given >1 MiB of raw bytes.
+    response = await lambda_client.invoke(FunctionName=FUNCTION, Payload=io.BytesIO(big.encode()))
+    assert json.loads(await response["Payload"].read()) == {"ok": True}
+    assert len(server.invocations[0].payload) == len(big)
+
+
 async def test_oversized_response_becomes_a_function_error() -> None:
     backend = ScriptedLambdaBackend()
     backend.reply_raw("x", b"y" * 101)
@@ -310,6 +326,30 @@ async def test_concurrent_calls_are_not_serialized(
     gate.set()
     assert json.loads(await (await slow)["Payload"].read()) == {"n": "slow"}
     assert sorted(inv.routine or "" for inv in server.invocations) == ["info", "status"]
+
+
+async def test_arbitrary_api_error(backend: ScriptedLambdaBackend, lambda_client: Any) -> None:
+    conflict = LambdaApiError(409, "ResourceConflictException", "The function is being updated")
+    backend.enqueue("start", ApiErrorReply(conflict))
+    with pytest.raises(ClientError) as exc_info:
+        await lambda_client.invoke(FunctionName=FUNCTION, Payload=payload("start"))
+    assert exc_info.value.response["Error"] == {
+        "Code": "ResourceConflictException",
+        "Message": "The function is being updated",
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "my-fn",
+        "my-fn:prod",
+        "123456789012:function:my-fn",
+        "arn:aws:lambda:us-east-1:123456789012:function:my-fn:7",
+    ],
+)
+def test_bare_function_name(name: str) -> None:
+    assert bare_function_name(name) == "my-fn"
 
 
 # -- InvokeWithResponseStream ------------------------------------------------
@@ -427,6 +467,7 @@ async def test_stream_dropped_mid_way(backend: ScriptedLambdaBackend, lambda_cli
 
     with pytest.raises(aiohttp.ClientPayloadError):
         await consume()
+    response["EventStream"].close()  # release the broken client connection
     assert received == [
         {"PayloadChunk": {"Payload": b"a"}},
         {"PayloadChunk": {"Payload": b"b"}},
@@ -530,6 +571,7 @@ async def test_close_cancels_background_and_in_flight_work() -> None:
             assert not server._in_flight
             with pytest.raises(aiohttp.ClientPayloadError):
                 await events.__anext__()
+            response["EventStream"].close()  # release the broken client connection
     finally:
         await server.close()
 
