@@ -45,6 +45,22 @@ _EXPORTS: dict[str, str] = {
     "RenderStillOptions": "protocol.options",
     "estimate_price": "protocol.pricing",
     "RenderProgress": "protocol.progress",
+    "Progress": "events",
+    "Done": "events",
+    "Failed": "events",
+    "RenderEvent": "events",
+    "RenderFailed": "events",
+    "PollPolicy": "schedule",
+    "WatchOptions": "watch",
+    "WatchError": "watch",
+    "watch": "watch",
+    "wait": "watch",
+    "render": "watch",
+    "Batch": "fanout",
+    "BatchFailed": "fanout",
+    "Job": "fanout",
+    "JobResult": "fanout",
+    "render_many": "fanout",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -79,6 +95,8 @@ if TYPE_CHECKING:
         StillRenderNotSupportedError,
         VersionMismatchError,
     )
+    from .events import Done, Failed, Progress, RenderEvent, RenderFailed
+    from .fanout import Batch, BatchFailed, Job, JobResult, render_many
     from .handles import RenderHandle, StillResult
     from .protocol.constants import DEFAULT_REMOTION_VERSION
     from .protocol.options import (
@@ -89,3 +107,5 @@ if TYPE_CHECKING:
     )
     from .protocol.pricing import estimate_price
     from .protocol.progress import RenderProgress
+    from .schedule import PollPolicy
+    from .watch import WatchError, WatchOptions, render, wait, watch

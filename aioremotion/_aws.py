@@ -37,6 +37,7 @@ class AwsSettings:
     lambda_read_timeout_s: float = MAX_LAMBDA_TIMEOUT_S + LAMBDA_READ_TIMEOUT_MARGIN_S
     connect_timeout_s: float = 10
     s3_addressing_style: str = "auto"
+    s3_max_attempts: int = 3
 
 
 def region_from_environment() -> str | None:
@@ -96,7 +97,7 @@ def s3_config(settings: AwsSettings) -> AioConfig:
     """S3: reads and writes of small objects are idempotent, so standard retries are fine."""
     return AioConfig(
         region_name=settings.region,
-        retries={"total_max_attempts": 3, "mode": "standard"},
+        retries={"total_max_attempts": settings.s3_max_attempts, "mode": "standard"},
         read_timeout=60,
         connect_timeout=settings.connect_timeout_s,
         max_pool_connections=settings.max_pool_connections,

@@ -28,11 +28,11 @@ import json
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from aiobotocore.session import AioSession
@@ -124,6 +124,10 @@ from .protocol.replies import (
 
 __all__ = ["ProgressRead", "RemotionLambda", "ThrottleRetry"]
 
+if TYPE_CHECKING:
+    from .events import Done, Failed, Progress
+    from .watch import WatchOptions
+
 T = TypeVar("T")
 Options = TypeVar("Options", RenderMediaOptions, RenderStillOptions, CompositionsOptions)
 
@@ -185,6 +189,8 @@ class RemotionLambda:
             emulator or S3-compatible stores.
         max_pool_connections: HTTP connections per service.
         throttle_retry: how throttled invocations are retried.
+        s3_max_attempts: botocore's attempts per S3 call (S3 calls are idempotent; the
+            watcher retries on top of this with its own backoff).
         lambda_read_timeout_s: how long an invoke may take to answer (default 930 s, more
             than the longest function timeout: a still holds the connection while it renders).
         check_credentials: fail on entry (before any call) when no credentials exist.
@@ -204,6 +210,7 @@ class RemotionLambda:
         check_credentials: bool = True,
         s3_addressing_style: str = "auto",
         lambda_read_timeout_s: float | None = None,
+        s3_max_attempts: int = 3,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
@@ -230,6 +237,7 @@ class RemotionLambda:
             endpoint_urls=dict(endpoint_urls or {}),
             max_pool_connections=max_pool_connections,
             s3_addressing_style=s3_addressing_style,
+            s3_max_attempts=s3_max_attempts,
             **(
                 {"lambda_read_timeout_s": lambda_read_timeout_s}
                 if lambda_read_timeout_s is not None
@@ -247,6 +255,12 @@ class RemotionLambda:
         self._s3: Any = None
         self._bucket: str | None = None
         self._bucket_lock = anyio.Lock()
+        #: Every AWS call waits here first: a FIFO (fair) limiter sized to the connection
+        #: pool, because aiohttp's pool wakes waiters unfairly and starves some tasks.
+        self.limiter = anyio.CapacityLimiter(max_pool_connections)
+        #: Called (without arguments) whenever AWS throttles an invocation (HTTP 429).
+        self.throttle_listeners: list[Callable[[], None]] = []
+        self.throttled_invocations = 0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -353,11 +367,12 @@ class RemotionLambda:
         body = js_json_dumps(payload).encode()
 
         async def call() -> dict[str, Any]:
-            response = await self.lambda_client.invoke(
-                FunctionName=function_name, InvocationType="RequestResponse", Payload=body
-            )
-            async with response["Payload"] as stream:
-                data = await stream.read()
+            async with self.limiter:
+                response = await self.lambda_client.invoke(
+                    FunctionName=function_name, InvocationType="RequestResponse", Payload=body
+                )
+                async with response["Payload"] as stream:
+                    data = await stream.read()
             return parse_invoke_reply(
                 data,
                 function_error=response.get("FunctionError"),
@@ -386,6 +401,9 @@ class RemotionLambda:
             except ClientError as exc:
                 code, message = _error_code(exc), _error_message(exc)
                 if is_throttle_error(code, message) or _status(exc) == 429:
+                    self.throttled_invocations += 1
+                    for listener in self.throttle_listeners:
+                        listener()
                     if attempt >= self.throttle_retry.attempts:
                         raise ConcurrencyLimitError(
                             concurrency_limit_message(f"{code}: {message}", attempt),
@@ -714,7 +732,10 @@ class RemotionLambda:
         if if_none_match:
             kwargs["IfNoneMatch"] = if_none_match
         try:
-            response = await self.s3.get_object(**kwargs)
+            async with self.limiter:
+                response = await self.s3.get_object(**kwargs)
+                async with response["Body"] as stream:
+                    data = await stream.read()
         except ClientError as exc:
             code = _error_code(exc)
             if code in ("304", "NotModified") or _status(exc) == 304:
@@ -722,8 +743,6 @@ class RemotionLambda:
             if code in ("NoSuchKey", "NotFound", "404"):
                 raise RenderNotFoundError(ref.render_id, ref.bucket_name, self.region) from exc
             raise
-        async with response["Body"] as stream:
-            data = await stream.read()
         return ProgressRead(
             file=parse_progress_file(data), etag=response.get("ETag"), not_modified=False
         )
@@ -733,7 +752,9 @@ class RemotionLambda:
         if request.custom_credentials:
             return await self._head_custom(request)
         try:
-            response = await self.s3.head_object(Bucket=request.bucket_name, Key=request.key)
+            async with self.limiter:
+                response = await self.s3.head_object(Bucket=request.bucket_name,
+                                                     Key=request.key)
         except ClientError as exc:
             if _status(exc) in (403, 404) or _error_code(exc) in ("404", "403", "NotFound",
                                                                    "NoSuchKey", "AccessDenied"):
@@ -942,3 +963,29 @@ class RemotionLambda:
                 f"{function_name} answered compositions without a list: {str(reply)[:200]}"
             )
         return compositions
+
+    # ------------------------------------------------------------ watching
+
+    def watch(
+        self, render: RenderHandle, options: WatchOptions | None = None, **kwargs: Any
+    ) -> AsyncIterator[Progress | Done | Failed]:
+        """``aioremotion.watch(self, render, ...)``: the render's events."""
+        from .watch import watch
+
+        return watch(self, render, options, **kwargs)
+
+    async def wait(
+        self, render: RenderHandle, options: WatchOptions | None = None, **kwargs: Any
+    ) -> Done:
+        """``aioremotion.wait(self, render, ...)``: Done, or raises RenderFailed."""
+        from .watch import wait
+
+        return await wait(self, render, options, **kwargs)
+
+    async def render(
+        self, options: RenderMediaOptions | Mapping[str, Any] | None = None, /,
+        *, watch_options: WatchOptions | None = None, **kwargs: Any,
+    ) -> Done:
+        """Start a render and wait for it: Done, or raises RenderFailed."""
+        handle = await self.render_media(options, **kwargs)
+        return await self.wait(handle, watch_options)

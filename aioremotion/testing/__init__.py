@@ -29,6 +29,7 @@ _EXPORTS = {
     "ScriptedLambdaBackend": "lambda_api",
     "StreamResult": "lambda_api",
     "S3Server": "s3_server",
+    "FaultyS3Proxy": "s3_faults",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -58,4 +59,5 @@ if TYPE_CHECKING:
         ScriptedLambdaBackend,
         StreamResult,
     )
+    from .s3_faults import FaultyS3Proxy
     from .s3_server import S3Server

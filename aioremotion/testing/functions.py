@@ -116,6 +116,8 @@ class RemotionFunctions(LambdaBackend):
         self.active_functions = 0
         self.peak_functions = 0
         self.throttled = 0
+        #: How many renders (start calls that reached the function) there were.
+        self.renders_started = 0
         self._encoders = anyio.Semaphore(max(1, config.max_parallel_encoders))
 
     # ------------------------------------------------------------ the Lambda API
@@ -309,6 +311,7 @@ class RemotionFunctions(LambdaBackend):
     async def _start(self, function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
         bucket = payload.get("bucketName") or self.bucket
         self.site_name(str(payload.get("serveUrl", "")))  # a local path fails the start
+        self.renders_started += 1
         delete_after = payload.get("deleteAfter")
         render_id = "-".join(part for part in (delete_after, random_hash()) if part)
         timeout_ms = self.timeout_ms_of(function_name)

@@ -1,0 +1,649 @@
+"""A fault-injecting reverse proxy in front of an S3 endpoint (moto's server in tests).
+
+moto answers correctly or not at all; to see how a client copes with throttling,
+dropped connections, slow or corrupted responses, put :class:`FaultyS3Proxy`
+between the client and moto and arm faults from Python::
+
+    async with S3Server() as s3, FaultyS3Proxy(s3.endpoint_url) as proxy:
+        client = session.create_client("s3", endpoint_url=proxy.endpoint_url, ...)
+        proxy.fail(503, "SlowDown", times=2, match="progress.json")
+        proxy.reset_connection(match="progress.json")
+        proxy.delay(0.5, match="progress.json")
+        proxy.corrupt_body(match="progress.json", body=b"{not json")
+        ...
+        assert proxy.count(method="GET", match="progress.json", status=304) == 3
+
+Requests are forwarded as received (method, raw path and query, headers, body) to
+the upstream endpoint, minus hop-by-hop headers and ``Host``; the upstream response
+is relayed the same way.  moto does not verify SigV4 signatures, so the signature
+(computed for the proxy's address) need not match the upstream host.
+
+How each fault surfaces in aiobotocore:
+
+* :meth:`~FaultyS3Proxy.fail` - ``botocore.exceptions.ClientError`` with the armed
+  ``Error.Code`` and HTTP status (for ``HEAD``, which has no body, the code is the
+  status as a string, e.g. ``"503"``).  botocore's retry modes retry 500/503 and
+  ``SlowDown``.
+* :meth:`~FaultyS3Proxy.reset_connection` - ``botocore.exceptions.ConnectionClosedError``
+  (aiohttp's ``ServerDisconnectedError``); with ``rst=True``,
+  ``botocore.exceptions.EndpointConnectionError`` (aiohttp's ``ClientOSError``
+  for ``ECONNRESET``).
+* :meth:`~FaultyS3Proxy.delay` - nothing, unless the delay exceeds the client's
+  ``read_timeout``: then ``botocore.exceptions.ReadTimeoutError``.
+* :meth:`~FaultyS3Proxy.corrupt_body` - no error: the operation returns the
+  replacement bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+__all__ = ["FaultRule", "FaultyS3Proxy", "ProxiedRequest"]
+
+FaultKind = Literal["fail", "reset", "delay", "corrupt"]
+Match = str | re.Pattern[str] | None
+
+#: RFC 9110 section 7.6.1 hop-by-hop headers, plus the framing headers the proxy
+#: recomputes for each leg.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "host",
+        # The proxy reads the whole body before forwarding: the upstream leg
+        # must not wait for a "100 Continue" that the client already got.
+        "expect",
+    }
+)
+
+#: Default ``Message`` for well-known S3 error codes.
+_DEFAULT_MESSAGES = {
+    "SlowDown": "Please reduce your request rate.",
+    "InternalError": "We encountered an internal error. Please try again.",
+    "ServiceUnavailable": "Service is unable to handle request.",
+    "RequestTimeout": (
+        "Your socket connection to the server was not read from or written to "
+        "within the timeout period."
+    ),
+    "AccessDenied": "Access Denied",
+    "NoSuchKey": "The specified key does not exist.",
+}
+
+#: Default ``Code`` for a status.
+_DEFAULT_CODES = {
+    400: "BadRequest",
+    403: "AccessDenied",
+    404: "NoSuchKey",
+    500: "InternalError",
+    503: "SlowDown",
+}
+
+_UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+#: Methods aiohttp's client resends once when the connection drops
+#: (``aiohttp.client.IDEMPOTENT_METHODS``).
+_RESENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+#: Seconds within which a byte-identical request counts as aiohttp's resend of a
+#: dropped one (aiohttp resends at once).
+_RESEND_WINDOW = 5.0
+
+
+def _matches_path(match: Match, path: str) -> bool:
+    if match is None:
+        return True
+    if isinstance(match, str):
+        return match in path
+    return match.search(path) is not None
+
+
+def _method_matches(method: str | None, request_method: str) -> bool:
+    return method is None or method.upper() == request_method.upper()
+
+
+@dataclass
+class FaultRule:
+    """One armed fault; returned by the arming methods of :class:`FaultyS3Proxy`.
+
+    Applies to the next :attr:`remaining` requests whose method equals
+    :attr:`method` (any if ``None``) and whose percent-decoded path matches
+    :attr:`match`: a ``str`` is a substring, a compiled pattern is searched
+    (``re.search``), ``None`` matches every path.  The query string is not
+    matched.
+    """
+
+    kind: FaultKind
+    remaining: int
+    method: str | None = None
+    match: Match = None
+    status: int = 0
+    code: str = ""
+    message: str = ""
+    seconds: float = 0.0
+    body: bytes | Callable[[bytes], bytes] = b""
+    rst: bool = False
+    per_attempt: bool = True
+    applied: int = 0
+    """How many requests this rule has been applied to (resends included)."""
+
+    @property
+    def active(self) -> bool:
+        return self.remaining > 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            self.remaining > 0
+            and _method_matches(self.method, method)
+            and _matches_path(self.match, path)
+        )
+
+
+@dataclass
+class ProxiedRequest:
+    """One request received by the proxy (see :attr:`FaultyS3Proxy.requests`)."""
+
+    method: str
+    path: str
+    """Percent-decoded path, e.g. ``/bucket/renders/abc/progress.json``."""
+    query: str
+    """Decoded query string without ``?`` (``""`` if none)."""
+    headers: CIMultiDictProxy[str]
+    """The request headers as the client sent them."""
+    timestamp: float
+    """Arrival time on the :func:`time.monotonic` clock."""
+    status: int | None = None
+    """Status returned to the client; ``None`` while in flight or when the
+    connection was dropped."""
+    fault: FaultKind | None = None
+    """The fault applied to this request, if any."""
+
+    @property
+    def faulted(self) -> bool:
+        return self.fault is not None
+
+
+class FaultyS3Proxy:
+    """Reverse proxy on ``127.0.0.1`` forwarding to ``upstream_url``, with faults.
+
+    Use as an async context manager (or :meth:`start` / :meth:`close`)::
+
+        async with FaultyS3Proxy(s3.endpoint_url) as proxy:
+            proxy.endpoint_url    # give this to the S3 client
+
+    Arm faults with :meth:`fail`, :meth:`reset_connection`, :meth:`delay` and
+    :meth:`corrupt_body`.  Each returns its :class:`FaultRule` and applies to the
+    next ``times`` requests matching ``method`` and ``match`` (see
+    :class:`FaultRule`).  A request gets at most one fault: the first armed
+    active rule that matches; ``fail``/``reset_connection``/``delay`` rules are
+    picked when the request arrives, ``corrupt_body`` rules only if none of
+    those applied and the upstream answered a ``GET`` with 200.
+
+    Every request is recorded in :attr:`requests`; :meth:`count` filters them.
+
+    Args:
+        upstream_url: the S3 endpoint to forward to, e.g. ``S3Server.endpoint_url``.
+        port: TCP port; 0 (default) picks a free one.
+    """
+
+    def __init__(self, upstream_url: str, *, port: int = 0) -> None:
+        self.upstream_url = upstream_url.rstrip("/")
+        self.requests: list[ProxiedRequest] = []
+        """Every request received, in arrival order."""
+        self.rules: list[FaultRule] = []
+        """Every armed rule, in arming order (exhausted ones included)."""
+        self._requested_port = port
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._port: int | None = None
+        self._in_flight: set[asyncio.Task[object]] = set()
+        # Fingerprints of dropped requests, for per_attempt resets: aiohttp
+        # resends an idempotent request once, byte for byte, when the
+        # connection drops before the response.
+        self._dropped: dict[str, tuple[FaultRule, float]] = {}
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind ``127.0.0.1`` and start serving.  Idempotent."""
+        if self._runner is not None:
+            return
+        app = web.Application(middlewares=[self._track], client_max_size=1 << 30)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self._requested_port))
+            sock.listen(128)
+            sock.setblocking(False)
+            await web.SockSite(runner, sock).start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._session = aiohttp.ClientSession(
+            auto_decompress=False,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=_UPSTREAM_TIMEOUT,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+        self._port = int(sock.getsockname()[1])
+        self._runner = runner
+
+    async def close(self) -> None:
+        """Stop serving, cancel in-flight requests, close the upstream session.
+
+        Idempotent.
+        """
+        runner = self._runner
+        if runner is None:
+            return
+        self._runner = None
+        self._port = None
+        for site in list(runner.sites):
+            await site.stop()
+        tasks = list(self._in_flight)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def __aenter__(self) -> FaultyS3Proxy:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- addresses ---------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("FaultyS3Proxy is not started")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:<port>``, for a client's ``endpoint_url``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- arming ------------------------------------------------------------
+
+    def _arm(self, rule: FaultRule) -> FaultRule:
+        if rule.remaining < 1:
+            raise ValueError("times must be at least 1")
+        if rule.method is not None:
+            rule.method = rule.method.upper()
+        self.rules.append(rule)
+        return rule
+
+    def fail(
+        self,
+        status: int = 503,
+        code: str | None = None,
+        message: str | None = None,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        match: Match = None,
+    ) -> FaultRule:
+        """Answer the next ``times`` matching requests with an S3 XML error.
+
+        The request is not forwarded.  ``code`` defaults by status (503
+        ``SlowDown``, 500 ``InternalError``, ...), ``message`` by code.
+        """
+        if not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (4xx or 5xx)")
+        code = code or _DEFAULT_CODES.get(status, "InternalError")
+        message = message if message is not None else _DEFAULT_MESSAGES.get(code, code)
+        return self._arm(
+            FaultRule("fail", times, method, match, status=status, code=code, message=message)
+        )
+
+    def reset_connection(
+        self,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        match: Match = None,
+        rst: bool = False,
+        per_attempt: bool = True,
+    ) -> FaultRule:
+        """Close the connection of the next ``times`` matching requests without
+        answering.  The request body is read; the request is not forwarded.
+
+        Args:
+            rst: abort with a TCP RST (``SO_LINGER`` 0) instead of a clean FIN.
+            per_attempt: aiohttp silently resends an idempotent request (GET,
+                HEAD, PUT, DELETE) once when the connection drops before the
+                response, so one dropped connection alone is invisible to the
+                client.  With ``per_attempt`` (default) that byte-identical
+                resend is dropped too, without using up ``times``: each of the
+                ``times`` counts one client attempt, which then fails.  With
+                ``False`` every HTTP request counts.
+        """
+        return self._arm(FaultRule("reset", times, method, match, rst=rst, per_attempt=per_attempt))
+
+    def delay(
+        self,
+        seconds: float,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        match: Match = None,
+    ) -> FaultRule:
+        """Hold the upstream's response to the next ``times`` matching requests
+        for ``seconds`` before relaying it.  The request is forwarded at once
+        (a PUT takes effect even if the client times out)."""
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        return self._arm(FaultRule("delay", times, method, match, seconds=seconds))
+
+    def corrupt_body(
+        self,
+        *,
+        times: int = 1,
+        match: Match = None,
+        body: bytes | Callable[[bytes], bytes] = b"{not json",
+    ) -> FaultRule:
+        """Replace the body of the next ``times`` matching ``GET`` responses
+        with status 200.
+
+        ``body`` is the replacement, or a function of the original body.
+        ``Content-Length`` follows the new body, ``ETag`` gets a fresh random
+        value (so conditional logic sees a change) and ``x-amz-checksum-*`` /
+        ``Content-MD5`` headers are dropped (so botocore's response checksum
+        validation does not reject it).
+        """
+        return self._arm(FaultRule("corrupt", times, "GET", match, body=body))
+
+    @property
+    def active_rules(self) -> list[FaultRule]:
+        """Rules with applications left, in arming order."""
+        return [rule for rule in self.rules if rule.active]
+
+    def clear_faults(self) -> None:
+        """Disarm every rule."""
+        self.rules.clear()
+        self._dropped.clear()
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        self.requests.clear()
+
+    def clear(self) -> None:
+        """:meth:`clear_faults` and :meth:`clear_requests`."""
+        self.clear_faults()
+        self.clear_requests()
+
+    # -- inspection --------------------------------------------------------
+
+    def filter(
+        self,
+        *,
+        method: str | None = None,
+        match: Match = None,
+        status: int | None = None,
+        fault: FaultKind | bool | None = None,
+    ) -> list[ProxiedRequest]:
+        """Recorded requests by method, path (``match`` as in :class:`FaultRule`),
+        returned status and fault (a kind, ``True`` for any, ``False`` for none)."""
+
+        def keep(request: ProxiedRequest) -> bool:
+            if not _method_matches(method, request.method):
+                return False
+            if not _matches_path(match, request.path):
+                return False
+            if status is not None and request.status != status:
+                return False
+            if fault is None:
+                return True
+            if isinstance(fault, bool):
+                return request.faulted is fault
+            return request.fault == fault
+
+        return [request for request in self.requests if keep(request)]
+
+    def count(
+        self,
+        *,
+        method: str | None = None,
+        match: Match = None,
+        status: int | None = None,
+        fault: FaultKind | bool | None = None,
+    ) -> int:
+        """How many recorded requests pass :meth:`filter`."""
+        return len(self.filter(method=method, match=match, status=status, fault=fault))
+
+    # -- serving -----------------------------------------------------------
+
+    @web.middleware
+    async def _track(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - handlers always run in a task
+            return await handler(request)
+        self._in_flight.add(task)
+        try:
+            return await handler(request)
+        finally:
+            self._in_flight.discard(task)
+
+    def _take(self, method: str, path: str, *, corrupt: bool = False) -> FaultRule | None:
+        """Use up the first matching rule: a ``corrupt`` one or any other kind."""
+        for rule in self.rules:
+            if (rule.kind == "corrupt") is corrupt and rule.matches(method, path):
+                rule.remaining -= 1
+                rule.applied += 1
+                return rule
+        return None
+
+    def _take_resend(self, fingerprint: str, now: float) -> FaultRule | None:
+        """The ``per_attempt`` reset rule whose dropped request this one resends."""
+        for key, (_, deadline) in list(self._dropped.items()):
+            if deadline < now:
+                del self._dropped[key]
+        rule, _ = self._dropped.pop(fingerprint, (None, 0.0))
+        if rule is not None:
+            rule.applied += 1
+        return rule
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        record = ProxiedRequest(
+            method=request.method,
+            path=request.path,
+            query=request.query_string,
+            headers=CIMultiDictProxy(request.headers.copy()),
+            timestamp=time.monotonic(),
+        )
+        self.requests.append(record)
+        body = await request.read()
+
+        fingerprint = _fingerprint(request, body)
+        rule = self._take_resend(fingerprint, record.timestamp)
+        if rule is None:
+            rule = self._take(request.method, request.path)
+        if rule is not None:
+            record.fault = rule.kind
+            if rule.kind == "fail":
+                response = _error_response(rule)
+                record.status = response.status
+                return response
+            if rule.kind == "reset":
+                if rule.per_attempt and request.method in _RESENT_METHODS:
+                    self._dropped[fingerprint] = (rule, record.timestamp + _RESEND_WINDOW)
+                return _drop_connection(request, rst=rule.rst)
+
+        try:
+            upstream = await self._forward(request, body)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            response = _error_response(
+                FaultRule(
+                    "fail",
+                    1,
+                    status=502,
+                    code="BadGateway",
+                    message=f"Upstream error: {type(exc).__name__}: {exc}",
+                )
+            )
+            record.status = response.status
+            return response
+        status, reason, headers, payload = upstream
+
+        if rule is not None and rule.kind == "delay":
+            await asyncio.sleep(rule.seconds)
+        elif rule is None and request.method == "GET" and status == 200:
+            corrupt = self._take(request.method, request.path, corrupt=True)
+            if corrupt is not None:
+                record.fault = "corrupt"
+                payload = corrupt.body(payload) if callable(corrupt.body) else corrupt.body
+                for name in list(headers):
+                    lower = name.lower()
+                    if lower.startswith("x-amz-checksum-") or lower == "content-md5":
+                        headers.popall(name, None)
+                if "ETag" in headers:
+                    headers["ETag"] = f'"{secrets.token_hex(16)}"'
+
+        response = web.Response(status=status, reason=reason, headers=headers, body=payload)
+        record.status = status
+        return response
+
+    async def _forward(
+        self, request: web.Request, body: bytes
+    ) -> tuple[int, str | None, CIMultiDict[str], bytes]:
+        session = self._session
+        if session is None:  # pragma: no cover - closed while serving
+            raise aiohttp.ClientConnectionError("proxy is closed")
+        url = URL(self.upstream_url + request.raw_path, encoded=True)
+        headers = _end_to_end(request.headers)
+        async with session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=body if body or request.method not in ("GET", "HEAD") else None,
+            allow_redirects=False,
+        ) as upstream:
+            payload = await upstream.read()
+            out = _end_to_end(upstream.headers, dedupe=True)
+            if request.method == "HEAD" or upstream.status in (204, 304):
+                # No body: keep the entity's length as the upstream stated it.
+                length = upstream.headers.get("Content-Length")
+                if length is not None:
+                    out["Content-Length"] = length
+            return upstream.status, upstream.reason, out, payload
+
+
+def _end_to_end(
+    headers: CIMultiDictProxy[str] | CIMultiDict[str], *, dedupe: bool = False
+) -> CIMultiDict[str]:
+    """``headers`` without hop-by-hop and framing headers.
+
+    With ``dedupe``, a repeated header keeps its last value (moto sends
+    werkzeug's ``Server`` and then ``Server: AmazonS3``), except ``Set-Cookie``.
+    """
+    connection_tokens = {
+        token.strip().lower()
+        for value in headers.getall("Connection", [])
+        for token in value.split(",")
+    }
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in _HOP_BY_HOP or lower in connection_tokens:
+            continue
+        if dedupe and lower != "set-cookie":
+            out[name] = value
+        else:
+            out.add(name, value)
+    return out
+
+
+def _fingerprint(request: web.Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0" + request.raw_path.encode())
+    for name, value in request.raw_headers:
+        digest.update(b"\0" + name + b":" + value)
+    digest.update(b"\0" + hashlib.sha256(body).digest())
+    return digest.hexdigest()
+
+
+def _drop_connection(request: web.Request, *, rst: bool) -> web.StreamResponse:
+    """Close the connection without a response; aiohttp then fails to write
+    the returned placeholder and gives up quietly."""
+    transport = request.transport
+    if transport is not None:
+        if rst:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:
+            transport.close()
+    return web.StreamResponse()
+
+
+def _error_response(rule: FaultRule) -> web.Response:
+    request_id = secrets.token_hex(8).upper()
+    host_id = secrets.token_urlsafe(48)
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{_xml_escape(rule.code)}</Code>"
+        f"<Message>{_xml_escape(rule.message)}</Message>"
+        f"<RequestId>{request_id}</RequestId>"
+        f"<HostId>{host_id}</HostId></Error>"
+    )
+    return web.Response(
+        status=rule.status,
+        body=body.encode("utf-8"),
+        headers={
+            "Content-Type": "application/xml",
+            "Server": "AmazonS3",
+            "x-amz-request-id": request_id,
+            "x-amz-id-2": host_id,
+        },
+    )
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

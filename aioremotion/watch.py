@@ -1,0 +1,237 @@
+"""Watching a render: an async generator of events, and ``wait``/``render`` on top.
+
+The loop reads ``progress.json`` with a conditional GET (an unchanged file costs a 304 and
+no body), computes the progress exactly as the status Lambda would, and yields an event
+only when something changed. How often it polls is decided by a pure, clock-injected
+:class:`~aioremotion.schedule.PollSchedule`.
+
+Example::
+
+    async with RemotionLambda() as remotion:
+        render = await remotion.render_media(serve_url=..., composition=..., codec="h264")
+        async for event in watch(remotion, render):
+            print(event.model_dump_json())      # {"type":"progress","progress":0.42,...}
+        done = await wait(remotion, render)     # or just this: Done, or raises RenderFailed
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import ProgressFileError, RemotionError, RenderNotFoundError
+from .events import Done, Failed, Progress, RenderFailed, event_from_progress
+from .handles import RenderHandle
+from .protocol.progress import ProgressFile, RenderProgress
+from .schedule import PollPolicy, PollSchedule
+
+if TYPE_CHECKING:
+    from .client import RemotionLambda
+
+__all__ = ["WatchError", "WatchOptions", "render", "wait", "watch"]
+
+Source = Literal["s3", "lambda"]
+
+#: How long past its timeoutTimestamp a render may stay without metadata before the
+#: watcher declares that its main function died (the official code never does).
+METADATA_GRACE_MS = 20_000
+
+
+class WatchError(RemotionError):
+    """Watching stopped without an outcome (too many consecutive errors reading progress).
+    The render itself may still be running; watch it again with its handle."""
+
+    def __init__(self, message: str, *, render: RenderHandle) -> None:
+        self.render = render
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """How a watch polls and what it reports.
+
+    ``policy``: the poll schedule; ``source``: ``"s3"`` (default; conditional GETs of
+    progress.json) or ``"lambda"`` (the status routine, 8-30x dearer); ``progress_floor``:
+    the smallest progress reported (the Next.js template uses 0.03); ``heartbeat_s``:
+    re-send the last progress after this long without a change (for UIs);
+    ``not_found_grace_s``: how long a missing progress.json is tolerated;
+    ``max_consecutive_errors``: transient errors in a row before :class:`WatchError`;
+    ``metadata_grace_s``: how long past its ``timeoutTimestamp`` a render may lack metadata
+    before it is reported as crashed.
+    """
+
+    policy: PollPolicy = field(default_factory=PollPolicy.default)
+    source: Source = "s3"
+    progress_floor: float = 0.0
+    heartbeat_s: float | None = None
+    not_found_grace_s: float = 10.0
+    max_consecutive_errors: int = 20
+    metadata_grace_s: float = METADATA_GRACE_MS / 1000
+
+
+_TRANSIENT = (ClientError, BotoCoreError, ProgressFileError, OSError, TimeoutError)
+
+
+async def watch(
+    client: RemotionLambda,
+    render: RenderHandle,
+    options: WatchOptions | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[Progress | Done | Failed]:
+    """Yield a render's events until it is done or failed (the last event says which).
+
+    Yields :class:`Progress` only when something changed (progress never goes backwards),
+    then exactly one :class:`Done` or :class:`Failed`. Transient S3 errors and a
+    malformed progress.json are retried with backoff; a missing progress.json is tolerated
+    for ``not_found_grace_s``; a render whose metadata never appears within its timeout is
+    reported as a timeout failure.
+    """
+    opts = options or WatchOptions()
+    nap = sleep or anyio.sleep
+    schedule = PollSchedule(opts.policy, rng=rng or random.Random(), start=clock())
+    etag: str | None = None
+    file: ProgressFile | None = None
+    last: Progress | None = None
+    last_sent_at = clock()
+    best = 0.0
+    errors_in_row = 0
+    first_missing: float | None = None
+    first_poll = True
+
+    while True:
+        if not first_poll:
+            await nap(schedule.next_delay(clock()))
+        first_poll = False
+        now = clock()
+        changed = False
+        try:
+            if opts.source == "lambda":
+                progress = await client.get_progress(render, via="lambda")
+                changed = True
+            else:
+                read = await client.read_progress_file(render, if_none_match=etag)
+                if read.file is not None:
+                    changed = read.etag != etag or file is None
+                    file, etag = read.file, read.etag
+                assert file is not None
+                progress = await client.progress_from_file(render, file)
+        except RenderNotFoundError as exc:
+            first_missing = now if first_missing is None else first_missing
+            if now - first_missing >= opts.not_found_grace_s:
+                yield Failed(message=str(exc), render_id=render.render_id)
+                return
+            schedule.observe_error(now)
+            continue
+        except _TRANSIENT as exc:
+            errors_in_row += 1
+            if errors_in_row >= opts.max_consecutive_errors:
+                raise WatchError(
+                    f"Stopped watching render {render.render_id} after {errors_in_row} "
+                    f"consecutive errors; the last: {type(exc).__name__}: {exc}",
+                    render=render,
+                ) from exc
+            schedule.observe_error(now)
+            continue
+        errors_in_row = 0
+        first_missing = None
+
+        event = event_from_progress(progress, floor=opts.progress_floor)
+        if isinstance(event, Progress) and progress.render_metadata is None:
+            timeout_at = progress.timeout_timestamp
+            grace_ms = opts.metadata_grace_s * 1000
+            if timeout_at is not None and progress.current_time > timeout_at + grace_ms:
+                yield _metadata_timeout(render, progress)
+                return
+        if not isinstance(event, Progress):
+            yield event
+            return
+
+        best = max(best, event.progress)
+        schedule.observe(now, changed=changed, progress=best)
+        eta = schedule.eta(now)
+        event = event.model_copy(update={"progress": best, "eta_seconds": eta})
+        if last is None or _differs(event, last):
+            last, last_sent_at = event, now
+            yield event
+        elif opts.heartbeat_s is not None and now - last_sent_at >= opts.heartbeat_s:
+            last_sent_at = now
+            yield last.model_copy(update={"heartbeat": True, "eta_seconds": eta})
+
+
+def _differs(a: Progress, b: Progress) -> bool:
+    return (a.progress, a.frames_rendered, a.chunks, a.lambdas_invoked) != (
+        b.progress, b.frames_rendered, b.chunks, b.lambdas_invoked
+    )
+
+
+def _metadata_timeout(render: RenderHandle, progress: RenderProgress) -> Failed:
+    return Failed(
+        message=(
+            f"The main function of render {render.render_id} did not report the render's "
+            f"metadata before its timeout ({render.timeout_ms} ms): it most likely crashed "
+            "(for example out of memory) before validating the composition. Check the "
+            f"launch logs: {render.cloud_watch_main_logs}"
+        ),
+        render_id=render.render_id,
+        explanation="The main function timed out or crashed before the render started.",
+        errors=progress.errors,
+        timed_out=True,
+    )
+
+
+async def wait(
+    client: RemotionLambda,
+    render: RenderHandle,
+    options: WatchOptions | None = None,
+    *,
+    on_progress: Callable[[Progress], Any] | None = None,
+    **watch_kwargs: Any,
+) -> Done:
+    """Wait for a render: returns :class:`Done`, or raises :class:`RenderFailed`."""
+    async for event in watch(client, render, options, **watch_kwargs):
+        if isinstance(event, Done):
+            return event
+        if isinstance(event, Failed):
+            raise RenderFailed(event)
+        if on_progress is not None:
+            on_progress(event)
+    raise WatchError(f"watching {render.render_id} ended without an outcome", render=render)
+
+
+async def render(
+    options: Mapping[str, Any] | None = None,
+    /,
+    *,
+    client: RemotionLambda | None = None,
+    watch_options: WatchOptions | None = None,
+    on_progress: Callable[[Progress], Any] | None = None,
+    **render_options: Any,
+) -> Done:
+    """Start a render and wait for it, in one await (for scripts and notebooks).
+
+    Uses ``client`` or a :class:`~aioremotion.RemotionLambda` configured from the
+    environment. Raises :class:`RenderFailed` when the render fails.
+
+    Example::
+
+        done = await aioremotion.render(serve_url="my-site", composition="HelloWorld",
+                                        codec="h264", input_props={"title": "Hi"})
+        print(done.url)
+    """
+    if client is None:
+        from .client import RemotionLambda
+
+        async with RemotionLambda() as own:
+            return await render(options, client=own, watch_options=watch_options,
+                                on_progress=on_progress, **render_options)
+    handle = await client.render_media(options, **render_options)
+    return await wait(client, handle, watch_options, on_progress=on_progress)

@@ -1,0 +1,182 @@
+"""render_many / Batch on the emulator: throttling storms, failures, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from aioremotion import RemotionLambda, ThrottleRetry
+from aioremotion.fanout import Batch, BatchFailed, Job, Started, StartPacer, render_many
+from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.testing.functions import EmulatorConfig
+
+from .test_watch import FAST
+
+HELLO = {"composition": "HelloWorld", "codec": "h264"}
+
+
+def jobs(emulator: RemotionEmulator, count: int, **extra: Any) -> list[Job]:
+    return [Job({"serve_url": emulator.serve_url, **HELLO,
+                 "input_props": {"title": f"#{i}"}, **extra}, key=f"job-{i}")
+            for i in range(count)]
+
+
+async def no_wait(seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+async def test_throttling_storm_during_a_200_render_batch() -> None:
+    config = EmulatorConfig(progress_write_interval_s=0.05, account_concurrency=40,
+                            frame_cost_ms=0.2)
+    async with RemotionEmulator(config=config) as emulator:
+        emulator.faults.throttle_next(60, routines={"start"})
+        async with emulator.client(throttle_retry=ThrottleRetry(attempts=50, base_s=0.01,
+                                                                cap_s=0.2)) as remotion:
+            with anyio.fail_after(240):
+                results = await render_many(remotion, jobs(emulator, 200), max_in_flight=60,
+                                            max_concurrent_starts=20, watch_options=FAST)
+        assert emulator.functions is not None
+        started = emulator.functions.renders_started
+        throttled = emulator.functions.throttled
+    assert [r.index for r in results] == list(range(200))
+    assert [r.key for r in results] == [f"job-{i}" for i in range(200)]
+    assert {r.status for r in results} == {"done"}, [r.error for r in results if not r.ok]
+    assert started == 200  # nothing started twice
+    assert len({r.render.render_id for r in results if r.render}) == 200
+    assert throttled >= 60
+
+
+async def test_one_failure_among_successes_is_collected(emulator: RemotionEmulator) -> None:
+    emulator.faults.fail_chunk(0, retryable=False)
+    async with emulator.client() as remotion:
+        results = await render_many(remotion, jobs(emulator, 6), max_concurrent_starts=1,
+                                    watch_options=FAST)
+    statuses = [r.status for r in results]
+    assert statuses.count("failed") == 1
+    assert statuses.count("done") == 5
+    failed = next(r for r in results if r.status == "failed")
+    assert failed.render is not None  # a started render is never forgotten
+
+
+async def test_fail_fast_cancels_the_rest(emulator: RemotionEmulator) -> None:
+    emulator.faults.fail_chunk(0, retryable=False)
+    emulator.faults.slow_renders(200)
+    async with emulator.client() as remotion:
+        with pytest.raises(BatchFailed) as info:
+            await render_many(remotion, jobs(emulator, 5, enable_cancellation=True),
+                              fail_fast=True, max_concurrent_starts=1,
+                              cancel_remote_on_exit=True, watch_options=FAST)
+    results = info.value.results
+    assert info.value.first.status == "failed"
+    assert len(results) == 5
+    unfinished = [r for r in results if r.render is not None and r.outcome is None]
+    assert all(r.remote_cancelled for r in unfinished)
+
+
+async def test_cancelling_mid_batch_stops_everything_and_cancels_remotely_once(
+    emulator: RemotionEmulator,
+) -> None:
+    emulator.faults.slow_renders(400)  # renders take ~ seconds: still running when cancelled
+    cancels: list[str] = []
+    async with emulator.client() as remotion:
+        original = remotion.cancel
+
+        async def counting_cancel(render: Any, **kwargs: Any) -> None:
+            cancels.append(render.render_id)
+            await original(render, **kwargs)
+
+        remotion.cancel = counting_cancel  # type: ignore[method-assign]
+        started: list[str] = []
+        with anyio.fail_after(60), pytest.raises(_Stop):
+            async with Batch(remotion, cancel_remote_on_exit=True, watch_options=FAST) as batch:
+                for job in jobs(emulator, 8, enable_cancellation=True):
+                    batch.submit(job)
+                async for tagged in batch.events():
+                    if isinstance(tagged.event, Started):
+                        started.append(tagged.event.render.render_id)
+                        if len(started) == 8:
+                            raise _Stop
+        await anyio.lowlevel.checkpoint()
+        leaked = client_side_tasks()
+        assert not leaked, leaked
+        assert sorted(cancels) == sorted(started)  # exactly once each
+        for render_id in started:
+            obj = await emulator.s3.head_object(Bucket=emulator.bucket,
+                                                Key=f"renders/{render_id}/cancel.json")
+            assert obj["ContentLength"] > 0
+        await emulator.wait_for_renders()
+        for render_id in started:
+            progress = await remotion.get_progress(render_id, bucket_name=emulator.bucket)
+            assert progress.fatal_error_encountered
+
+
+class _Stop(Exception):
+    pass
+
+
+CLIENT_FILES = ("aioremotion/fanout.py", "aioremotion/watch.py", "aioremotion/client.py")
+
+
+def _await_chain_files(coro: Any) -> list[str]:
+    files = []
+    while coro is not None:
+        code = (getattr(coro, "cr_code", None) or getattr(coro, "ag_code", None)
+                or getattr(coro, "gi_code", None))
+        if code is not None:
+            files.append(code.co_filename.replace("\\", "/"))
+        coro = (getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+                or getattr(coro, "gi_yieldfrom", None))
+    return files
+
+
+def client_side_tasks() -> set[asyncio.Task[Any]]:
+    """Live tasks running aioremotion client code (the emulator's own tasks excluded),
+    found by walking each task's await chain."""
+    current = asyncio.current_task()
+    return {
+        task for task in asyncio.all_tasks()
+        if task is not current and not task.done()
+        and any(f.endswith(CLIENT_FILES) for f in _await_chain_files(task.get_coro()))
+    }
+
+
+def test_start_pacer_halves_on_throttles_and_recovers_slowly() -> None:
+    now = [0.0]
+    pacer = StartPacer(initial=16, maximum=32, cooldown_s=1.0, clock=lambda: now[0])
+    pacer.on_throttle()
+    pacer.on_throttle()  # within the cooldown: one cut only
+    assert pacer.window == 8
+    now[0] = 2.0
+    pacer.on_throttle()
+    assert pacer.window == 4
+
+
+async def test_start_pacer_grows_additively() -> None:
+    pacer = StartPacer(initial=2, maximum=4)
+    for _ in range(4):
+        async with pacer:
+            pass
+    assert 2 < pacer.window < 4
+
+
+async def test_remotion_lambda_fan_out_events_are_tagged(emulator: RemotionEmulator) -> None:
+    async with emulator.client() as remotion, Batch(remotion, watch_options=FAST) as batch:
+        for job in jobs(emulator, 3):
+            batch.submit(job)
+        seen: dict[str, list[str]] = {}
+        async for tagged in batch.events():
+            seen.setdefault(tagged.key or "", []).append(tagged.event.type)
+    assert set(seen) == {"job-0", "job-1", "job-2"}
+    for types in seen.values():
+        assert types[0] == "started"
+        assert types[-1] == "done"
+    assert [r.status for r in batch.results] == ["done"] * 3
+
+
+async def test_batch_requires_async_with() -> None:
+    with pytest.raises(RuntimeError):
+        Batch(RemotionLambda.__new__(RemotionLambda)).submit({})
