@@ -54,6 +54,11 @@ class Progress(_Event):
     #: True when re-sent by the heartbeat without a change.
     heartbeat: bool = False
 
+    def _repr_html_(self) -> str:
+        from .notebook import progress_html
+
+        return progress_html(self)
+
 
 class Done(_Event):
     """The output exists: ``url`` and ``size`` as the template reports them."""
@@ -71,6 +76,11 @@ class Done(_Event):
     frames_rendered: int | None = None
     errors: list[EnhancedErrorInfo] = Field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        from .notebook import done_html
+
+        return done_html(self)
+
 
 class Failed(_Event):
     """The render failed (or timed out): ``message`` plus Remotion's explanation."""
@@ -81,6 +91,11 @@ class Failed(_Event):
     explanation: str | None = None
     errors: list[EnhancedErrorInfo] = Field(default_factory=list)
     timed_out: bool = False
+
+    def _repr_html_(self) -> str:
+        from .notebook import failed_html
+
+        return failed_html(self)
 
 
 RenderEvent: TypeAdapter[Progress | Done | Failed] = TypeAdapter(

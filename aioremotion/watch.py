@@ -219,7 +219,9 @@ async def render(
     """Start a render and wait for it, in one await (for scripts and notebooks).
 
     Uses ``client`` or a :class:`~aioremotion.RemotionLambda` configured from the
-    environment. Raises :class:`RenderFailed` when the render fails.
+    environment. Raises :class:`RenderFailed` when the render fails. In a Jupyter cell
+    (top-level ``await`` works there) a live progress bar is shown, and the returned
+    :class:`Done` displays as the video itself when it was rendered locally.
 
     Example::
 
@@ -233,5 +235,10 @@ async def render(
         async with RemotionLambda() as own:
             return await render(options, client=own, watch_options=watch_options,
                                 on_progress=on_progress, **render_options)
+    if on_progress is None:
+        from .notebook import LiveProgress, in_notebook
+
+        if in_notebook():
+            on_progress = LiveProgress()
     handle = await client.render_media(options, **render_options)
     return await wait(client, handle, watch_options, on_progress=on_progress)

@@ -1,0 +1,83 @@
+"""Notebook display: live progress in a cell, and inline video for local renders."""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+import pytest
+
+from aioremotion.events import Done, Failed, Progress
+from aioremotion.notebook import LiveProgress, in_notebook
+from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.watch import render
+
+from .test_watch import FAST
+
+
+def test_html_reprs() -> None:
+    local = Done(url="http://127.0.0.1:5000/b/renders/x/out.mp4", size=2_000_000)
+    assert "<video" in local._repr_html_()
+    remote = Done(url="https://s3.us-east-1.amazonaws.com/b/renders/x/out.mp4", size=1)
+    assert "<video" not in remote._repr_html_()
+    assert "<progress" in Progress(progress=0.5)._repr_html_()
+    failed = Failed(message="boom <b>", explanation="why")._repr_html_()
+    assert "boom &lt;b&gt;" in failed
+
+
+class FakeDisplay:
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.updates: list[str] = []
+
+    def display(self, obj: Any, display_id: bool = False) -> Any:
+        self.shown.append(obj.data)
+        fake = self
+
+        class Handle:
+            def update(self, new: Any) -> None:
+                fake.updates.append(new.data)
+
+        return Handle()
+
+
+@pytest.fixture
+def fake_ipython(monkeypatch: pytest.MonkeyPatch) -> FakeDisplay:
+    fake = FakeDisplay()
+    ipython = types.ModuleType("IPython")
+    display_mod = types.ModuleType("IPython.display")
+
+    class HTML:
+        def __init__(self, data: str) -> None:
+            self.data = data
+
+    display_mod.HTML = HTML  # type: ignore[attr-defined]
+    display_mod.display = fake.display  # type: ignore[attr-defined]
+    shell = types.SimpleNamespace(kernel=object())
+    ipython.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    ipython.display = display_mod  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display_mod)
+    return fake
+
+
+async def test_render_in_a_notebook_shows_live_progress(
+    emulator: RemotionEmulator, fake_ipython: FakeDisplay
+) -> None:
+    assert in_notebook()
+    emulator.faults.slow_renders(20)
+    async with emulator.client() as remotion:
+        done = await render(client=remotion, serve_url=emulator.serve_url,
+                            composition="HelloWorld", codec="h264", watch_options=FAST)
+    assert fake_ipython.shown
+    assert all("<progress" in html for html in fake_ipython.shown + fake_ipython.updates)
+    assert "<video" in done._repr_html_()  # the emulator serves it locally
+
+
+def test_live_progress_updates_one_display(fake_ipython: FakeDisplay) -> None:
+    live = LiveProgress()
+    live(Progress(progress=0.1))
+    live(Progress(progress=0.2))
+    assert len(fake_ipython.shown) == 1
+    assert len(fake_ipython.updates) == 1
