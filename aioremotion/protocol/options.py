@@ -459,11 +459,10 @@ class _CallOptions(_Model):
         return value
 
 
-class _SiteOptions(_CallOptions):
-    """Options of calls that open a site in the browser."""
+class _BundleOptions(_CallOptions):
+    """Options of calls that open the deployed site (bundle) in the browser."""
 
     serve_url: str
-    composition: str
     input_props: Any = None
     env_variables: dict[str, str] = Field(default_factory=dict)
     timeout_in_milliseconds: int = Field(default=30000, gt=0)
@@ -471,7 +470,6 @@ class _SiteOptions(_CallOptions):
     force_bucket_name: str | None = None
     force_path_style: bool = False
     offthread_video_cache_size_in_bytes: NonNegativeInt | None = None
-    offthread_video_threads: int | None = Field(default=None, ge=1)
     media_cache_size_in_bytes: NonNegativeInt | None = None
 
     _props_text: str = "{}"
@@ -480,13 +478,6 @@ class _SiteOptions(_CallOptions):
     @classmethod
     def _serve_url(cls, value: str) -> str:
         return check_serve_url(value)
-
-    @field_validator("composition")
-    @classmethod
-    def _composition(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must be the id of a composition in your Remotion project")
-        return value
 
     @field_validator("force_bucket_name")
     @classmethod
@@ -504,6 +495,20 @@ class _SiteOptions(_CallOptions):
     def input_props_json(self) -> str:
         """The props as the JSON text Remotion receives."""
         return self._props_text
+
+
+class _SiteOptions(_BundleOptions):
+    """Options of calls that render a composition of the site."""
+
+    composition: str
+    offthread_video_threads: int | None = Field(default=None, ge=1)
+
+    @field_validator("composition")
+    @classmethod
+    def _composition(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be the id of a composition in your Remotion project")
+        return value
 
 
 class _RenderOutputOptions(_SiteOptions):
@@ -820,34 +825,8 @@ class RenderStillOptions(_RenderOutputOptions):
         return "verbose" if self.dump_browser_logs else self.log_level
 
 
-class CompositionsOptions(_CallOptions):
+class CompositionsOptions(_BundleOptions):
     """Options of ``getCompositionsOnLambda``."""
-
-    serve_url: str
-    input_props: Any = None
-    env_variables: dict[str, str] = Field(default_factory=dict)
-    timeout_in_milliseconds: int = Field(default=30000, gt=0)
-    chromium_options: ChromiumOptions = Field(default_factory=ChromiumOptions)
-    force_bucket_name: str | None = None
-    force_path_style: bool = False
-    offthread_video_cache_size_in_bytes: NonNegativeInt | None = None
-    media_cache_size_in_bytes: NonNegativeInt | None = None
-
-    _props_text: str = "{}"
-
-    @field_validator("serve_url")
-    @classmethod
-    def _serve_url(cls, value: str) -> str:
-        return check_serve_url(value)
-
-    @model_validator(mode="after")
-    def _serialise_props(self) -> CompositionsOptions:
-        self._props_text = serialize_input_props(self.input_props)
-        return self
-
-    @property
-    def input_props_json(self) -> str:
-        return self._props_text
 
 
 class ProgressOptions(_CallOptions):

@@ -561,6 +561,21 @@ def _common(file: ProgressFile, ctx: ProgressContext, now_ms: float) -> dict[str
     }
 
 
+def _running_counters(file: ProgressFile) -> dict[str, Any]:
+    """The counters of a render still in flight, as progress.json has them."""
+    return {
+        "chunks": len(file.chunks),
+        "frames_rendered": file.frames_rendered,
+        "combined_frames": file.combined_frames,
+        "encoding_status": EncodingStatus(
+            frames_encoded=file.frames_encoded,
+            combined_frames=file.combined_frames,
+            time_to_combine=file.time_to_combine,
+        ),
+        "lambdas_invoked": file.lambdas_invoked,
+    }
+
+
 def _compute(
     file: ProgressFile,
     ctx: ProgressContext,
@@ -584,15 +599,7 @@ def _compute(
                 frames_total=0, progress=file, estimated_render_invocations=None,
                 has_metadata=False,
             ),
-            chunks=len(file.chunks),
-            frames_rendered=file.frames_rendered,
-            combined_frames=file.combined_frames,
-            encoding_status=EncodingStatus(
-                frames_encoded=file.frames_encoded,
-                combined_frames=file.combined_frames,
-                time_to_combine=file.time_to_combine,
-            ),
-            lambdas_invoked=file.lambdas_invoked,
+            **_running_counters(file),
             costs=_costs(0, currency),
             estimated_billing_duration_in_milliseconds=None,
             output_file=None,
@@ -722,15 +729,7 @@ def _compute(
             estimated_render_invocations=metadata.estimated_render_lambda_invokations,
             has_metadata=True,
         ),
-        chunks=len(file.chunks),
-        frames_rendered=file.frames_rendered,
-        combined_frames=file.combined_frames,
-        encoding_status=EncodingStatus(
-            frames_encoded=file.frames_encoded,
-            combined_frames=file.combined_frames,
-            time_to_combine=file.time_to_combine,
-        ),
-        lambdas_invoked=file.lambdas_invoked,
+        **_running_counters(file),
         costs=_costs(accrued, currency),
         estimated_billing_duration_in_milliseconds=billing_ms,
         output_file=None,
