@@ -48,12 +48,12 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Final, Literal
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ._loopback import AsyncLoopbackServer
 from .eventstream import (
     CONTENT_TYPE as EVENTSTREAM_CONTENT_TYPE,
 )
@@ -429,7 +429,7 @@ def _split(data: bytes, size: int) -> Iterable[bytes]:
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class LambdaApiServer:
+class LambdaApiServer(AsyncLoopbackServer):
     """An aiohttp server emulating the Lambda invoke API on ``127.0.0.1``.
 
     Usage::
@@ -548,42 +548,6 @@ class LambdaApiServer:
         await runner.cleanup()  # closes the remaining (idle) connections
         self._runner = None
         self._port = None
-
-    async def __aenter__(self) -> LambdaApiServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port (after :meth:`start`)."""
-        if self._port is None:
-            raise RuntimeError("LambdaApiServer is not started")
-        return self._port
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``, for a client's ``endpoint_url``."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``session.create_client("lambda", **kwargs)``.
-
-        Endpoint, region and dummy credentials; add a ``config`` yourself.
-        """
-        return {
-            "endpoint_url": self.endpoint_url,
-            "region_name": self.region,
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-        }
 
     async def wait_background(self) -> None:
         """Wait until all pending ``Event`` invocations have finished."""

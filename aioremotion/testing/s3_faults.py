@@ -45,13 +45,14 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Literal
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
+
+from ._loopback import AsyncLoopbackServer
 
 __all__ = ["FaultRule", "FaultyS3Proxy", "ProxiedRequest"]
 
@@ -186,7 +187,7 @@ class ProxiedRequest:
         return self.fault is not None
 
 
-class FaultyS3Proxy:
+class FaultyS3Proxy(AsyncLoopbackServer):
     """Reverse proxy on ``127.0.0.1`` forwarding to ``upstream_url``, with faults.
 
     Use as an async context manager (or :meth:`start` / :meth:`close`)::
@@ -277,32 +278,6 @@ class FaultyS3Proxy:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
-
-    async def __aenter__(self) -> FaultyS3Proxy:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    # -- addresses ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port (after :meth:`start`)."""
-        if self._port is None:
-            raise RuntimeError("FaultyS3Proxy is not started")
-        return self._port
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``, for a client's ``endpoint_url``."""
-        return f"http://127.0.0.1:{self.port}"
 
     # -- arming ------------------------------------------------------------
 

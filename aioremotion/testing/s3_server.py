@@ -30,12 +30,12 @@ import urllib.request
 from types import TracebackType
 from typing import Any
 
-from moto.server import ThreadedMotoServer
+from ._loopback import LoopbackAddress
 
 __all__ = ["S3Server"]
 
 
-class S3Server:
+class S3Server(LoopbackAddress):
     """moto's server (S3 and the other moto services) on ``127.0.0.1``.
 
     Usable as a sync or async context manager; :meth:`start` / :meth:`stop`
@@ -50,7 +50,7 @@ class S3Server:
     def __init__(self, *, port: int = 0, region: str = "us-east-1") -> None:
         self.region = region
         self._requested_port = port
-        self._server: ThreadedMotoServer | None = None
+        self._server: Any = None
         self._port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -68,6 +68,8 @@ class S3Server:
             # bind, so fail early when a fixed port is taken.
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.bind(("127.0.0.1", self._requested_port))
+        from moto.server import ThreadedMotoServer  # heavy: imported when first needed
+
         server = ThreadedMotoServer(
             ip_address="127.0.0.1", port=self._requested_port, verbose=False
         )
@@ -120,33 +122,6 @@ class S3Server:
         tb: TracebackType | None,
     ) -> None:
         await self.astop()
-
-    # -- addresses ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port (after :meth:`start`)."""
-        if self._port is None:
-            raise RuntimeError("S3Server is not started")
-        return self._port
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``, for a client's ``endpoint_url``."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``session.create_client("s3", **kwargs)``.
-
-        Endpoint, region and dummy credentials; add a ``config`` yourself
-        (path-style addressing is what moto expects on a bare IP endpoint).
-        """
-        return {
-            "endpoint_url": self.endpoint_url,
-            "region_name": self.region,
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-        }
 
     # -- state -------------------------------------------------------------
 
