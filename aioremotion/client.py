@@ -518,10 +518,12 @@ class RemotionLambda:
         return name
 
     async def _serialize_props(
-        self, text: str, *, kind: str, env_variables: Mapping[str, str],
-        force_bucket_name: str | None,
+        self, opts: RenderMediaOptions | RenderStillOptions | CompositionsOptions, *, kind: str
     ) -> tuple[InlineProps | UploadedProps, str | None]:
-        plan = plan_input_props(text, kind=kind, env_variables=env_variables)  # type: ignore[arg-type]
+        """Inline the props, or upload them to the render bucket (which is returned)."""
+        force_bucket_name = opts.force_bucket_name
+        plan = plan_input_props(opts.input_props_json, kind=kind,  # type: ignore[arg-type]
+                                env_variables=opts.env_variables)
         if isinstance(plan, InlineProps):
             return plan, force_bucket_name
         bucket = force_bucket_name or await self.get_or_create_bucket()
@@ -553,10 +555,7 @@ class RemotionLambda:
         """
         opts = self._options(RenderMediaOptions, options, kwargs)
         region, function_name = self._call_target(opts.region, opts.function_name)
-        props, bucket = await self._serialize_props(
-            opts.input_props_json, kind="media", env_variables=opts.env_variables,
-            force_bucket_name=opts.force_bucket_name,
-        )
+        props, bucket = await self._serialize_props(opts, kind="media")
         payload = build_start_payload(
             opts, version=self.remotion_version, props=props, bucket_name=bucket
         )
@@ -621,10 +620,7 @@ class RemotionLambda:
         streamed = is_streaming_region(region) if streamed_override is None else bool(
             streamed_override
         )
-        props, bucket = await self._serialize_props(
-            opts.input_props_json, kind="still", env_variables=opts.env_variables,
-            force_bucket_name=opts.force_bucket_name,
-        )
+        props, bucket = await self._serialize_props(opts, kind="still")
         payload = build_still_payload(
             opts, version=self.remotion_version, props=props, bucket_name=bucket,
             streamed=streamed,
@@ -882,15 +878,7 @@ class RemotionLambda:
         metadata = read.file.render_metadata
         if metadata is None:
             return 0
-        output = expected_output(
-            render_id=ref.render_id,
-            bucket_name=ref.bucket_name,
-            render_type=metadata.type,
-            out_name=metadata.out_name,
-            codec=metadata.codec,
-            audio_codec=metadata.audio_codec,
-            image_format=metadata.image_format,
-        )
+        output = metadata.expected_output(ref.render_id, ref.bucket_name)
         freed = 0
         if output.custom_credentials is None:
             head = await self.head_output(OutputHeadRequest(output.bucket_name, output.key))
@@ -949,10 +937,7 @@ class RemotionLambda:
         """The compositions of a deployed site (``getCompositionsOnLambda``)."""
         opts = self._options(CompositionsOptions, options, kwargs)
         _, function_name = self._call_target(opts.region, opts.function_name)
-        props, bucket = await self._serialize_props(
-            opts.input_props_json, kind="compositions", env_variables=opts.env_variables,
-            force_bucket_name=opts.force_bucket_name,
-        )
+        props, bucket = await self._serialize_props(opts, kind="compositions")
         payload = build_compositions_payload(
             opts, version=self.remotion_version, props=props, bucket_name=bucket
         )

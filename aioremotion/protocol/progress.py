@@ -34,6 +34,7 @@ from .constants import (
     RENDER_PROGRESS_DISCLAIMER,
 )
 from .naming import (
+    ExpectedOutput,
     expected_output,
     launch_logs_url,
     output_url,
@@ -125,6 +126,18 @@ class RenderMetadata(_Lenient):
     dimensions: dict[str, Number] | None = None
     renderer_function_name: str | None = None
     scale: Number | None = None
+
+    def expected_output(self, render_id: str, bucket_name: str) -> ExpectedOutput:
+        """Where this render's output lands (Remotion's ``getExpectedOutName``)."""
+        return expected_output(
+            render_id=render_id,
+            bucket_name=bucket_name,
+            render_type=self.type,
+            out_name=self.out_name,
+            codec=self.codec,
+            audio_codec=self.audio_codec,
+            image_format=self.image_format,
+        )
 
 
 class ProgressFile(_Lenient):
@@ -576,6 +589,23 @@ def _running_counters(file: ProgressFile) -> dict[str, Any]:
     }
 
 
+def _done_counters(
+    total_chunks: int, frames_total: int, time_to_combine: Number | None
+) -> dict[str, Any]:
+    """The counters of a finished render: everything complete."""
+    return {
+        "chunks": total_chunks,
+        "frames_rendered": frames_total,
+        "combined_frames": frames_total,
+        "encoding_status": EncodingStatus(
+            frames_encoded=frames_total,
+            combined_frames=frames_total,
+            time_to_combine=time_to_combine,
+        ),
+        "lambdas_invoked": total_chunks,
+    }
+
+
 def _compute(
     file: ProgressFile,
     ctx: ProgressContext,
@@ -665,15 +695,7 @@ def _compute(
     )
     beyond_stitch_timeout = now_ms > started + 2 * ctx.timeout_ms + 20_000
     fatal = any(e.is_fatal and not e.will_retry for e in errors)
-    output = expected_output(
-        render_id=ctx.render_id,
-        bucket_name=ctx.bucket_name,
-        render_type=metadata.type,
-        out_name=metadata.out_name,
-        codec=codec,
-        audio_codec=metadata.audio_codec,
-        image_format=metadata.image_format,
-    )
+    output = metadata.expected_output(ctx.render_id, ctx.bucket_name)
 
     should_head = (
         all_chunks
@@ -690,15 +712,7 @@ def _compute(
             **_common(file, ctx, now_ms),
             done=True,
             overall_progress=1,
-            chunks=total_chunks,
-            frames_rendered=frames_total,
-            combined_frames=frames_total,
-            encoding_status=EncodingStatus(
-                frames_encoded=frames_total,
-                combined_frames=frames_total,
-                time_to_combine=file.time_to_combine,
-            ),
-            lambdas_invoked=total_chunks,
+            **_done_counters(total_chunks, frames_total, file.time_to_combine),
             costs=_costs(accrued, currency),
             estimated_billing_duration_in_milliseconds=billing_ms,
             output_file=output_url(ctx.region, output.bucket_name, output.key),
@@ -767,28 +781,12 @@ def _done_from_post_render_data(
     )
     total_chunks = _require(metadata.total_chunks, "totalChunks")
     cost = post.get("cost") or {}
-    output = expected_output(
-        render_id=ctx.render_id,
-        bucket_name=ctx.bucket_name,
-        render_type=metadata.type,
-        out_name=metadata.out_name,
-        codec=metadata.codec,
-        audio_codec=metadata.audio_codec,
-        image_format=metadata.image_format,
-    )
+    output = metadata.expected_output(ctx.render_id, ctx.bucket_name)
     return RenderProgress(
         **_common(file, ctx, now_ms),
         done=True,
         overall_progress=1,
-        chunks=total_chunks,
-        frames_rendered=frames_total,
-        combined_frames=frames_total,
-        encoding_status=EncodingStatus(
-            frames_encoded=frames_total,
-            combined_frames=frames_total,
-            time_to_combine=post.get("timeToCombine"),
-        ),
-        lambdas_invoked=total_chunks,
+        **_done_counters(total_chunks, frames_total, post.get("timeToCombine")),
         costs=CostsInfo(
             accrued_so_far=cost.get("estimatedCost", 0),
             display_cost=cost.get("estimatedDisplayCost", ""),
