@@ -101,7 +101,7 @@ def check_render_id(render_id: str) -> str:
     >>> check_render_id("1-day-k1a2b3c4d5")
     '1-day-k1a2b3c4d5'
     """
-    if not isinstance(render_id, str) or not _RENDER_ID_RE.match(render_id):
+    if not isinstance(render_id, str) or not _RENDER_ID_RE.fullmatch(render_id):
         raise InvalidOptionsError(
             [("render_id", f"{render_id!r} is not a Remotion render id: use the renderId a "
                            "render call returned (letters, digits, '-' and '_' only)")]
@@ -222,7 +222,7 @@ def is_remotion_bucket(bucket_name: str) -> bool:
 
 def check_bucket_name(bucket_name: str, field: str = "bucket_name") -> str:
     """Check an S3 bucket name (3-63 characters, DNS style)."""
-    if not isinstance(bucket_name, str) or not _S3_BUCKET_RE.match(bucket_name) or (
+    if not isinstance(bucket_name, str) or not _S3_BUCKET_RE.fullmatch(bucket_name) or (
         ".." in bucket_name
     ):
         raise InvalidOptionsError(
@@ -270,7 +270,7 @@ def check_serve_url(serve_url: str, field: str = "serve_url") -> str:
                      "deploy the site first (npx remotion lambda sites create) and pass the "
                      "URL it prints, or the site name")]
         )
-    if not _SITE_NAME_RE.match(serve_url):
+    if not _SITE_NAME_RE.fullmatch(serve_url):
         raise InvalidOptionsError(
             [(field, f"{serve_url!r} is neither an http(s) URL nor a site name (site names use "
                      "letters, digits and - ! _ . * ' ( ))")]

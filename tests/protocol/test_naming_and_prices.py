@@ -59,10 +59,19 @@ def test_serve_url_refuses_local_paths(value: str) -> None:
         check_serve_url(value)
 
 
-@pytest.mark.parametrize("value", ["", "a/b", "..", "k1 a2", "x" * 200, "-lead"])
+@pytest.mark.parametrize("value", ["", "a/b", "..", "k1 a2", "x" * 200, "-lead", "k1a2b3c4d5\n"])
 def test_render_ids_that_could_escape_a_key_are_refused(value: str) -> None:
     with pytest.raises(InvalidOptionsError):
         check_render_id(value)
+
+
+def test_bucket_and_site_names_are_matched_whole() -> None:
+    from aioremotion.protocol.naming import check_bucket_name
+
+    with pytest.raises(InvalidOptionsError):
+        check_bucket_name("remotionlambda-useast1-abcdefghij\n")
+    with pytest.raises(InvalidOptionsError):
+        check_serve_url("my-site\n")
 
 
 def test_outputs() -> None:
