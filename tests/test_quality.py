@@ -28,5 +28,6 @@ def test_mypy_is_clean() -> None:
 def test_doctests_pass() -> None:
     done = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "--doctest-modules", "aioremotion/protocol", "aioremotion/errors.py",
-               "aioremotion/handles.py", "aioremotion/events.py", "aioremotion/schedule.py")
+               "aioremotion/handles.py", "aioremotion/events.py", "aioremotion/schedule.py",
+               "aioremotion/web")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -1,0 +1,301 @@
+"""``WebConfig``: the settings of the web backend (the Next.js template's ``config.mjs``).
+
+The defaults are the template's: region ``us-east-1``, site ``my-next-app``, a function of
+3009 MB memory, 10240 MB disk and a 240 s timeout, 10 frames per lambda, H.264, and a
+``download`` disposition named ``video.mp4``.
+
+Example:
+    >>> config = WebConfig(site_name="my-site", composition="MyComp")
+    >>> config.resolved_function_name
+    'remotion-render-4-0-527-mem3009mb-disk10240mb-240sec'
+    >>> config.resolved_serve_url
+    'my-site'
+    >>> WebConfig.from_env({"AWS_REGION": "eu-central-1", "REMOTION_RAM": "2048",
+    ...                     "REMOTION_BUCKET": "remotionlambda-eucentral1-abcdefghij"}).region
+    'eu-central-1'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_args
+
+from ..errors import InvalidOptionsError
+from ..protocol.constants import (
+    DEFAULT_REMOTION_VERSION,
+    MINIMUM_FRAMES_PER_LAMBDA,
+    Codec,
+)
+from ..protocol.naming import (
+    check_bucket_name,
+    check_function_name,
+    check_region,
+    check_serve_url,
+    speculate_function_name,
+)
+
+__all__ = ["TEMPLATE_DISK_MB", "TEMPLATE_RAM_MB", "TEMPLATE_TIMEOUT_S", "WebConfig"]
+
+#: The Next.js template's function settings (``RAM``, ``DISK``, ``TIMEOUT`` in config.mjs).
+TEMPLATE_RAM_MB = 3009
+TEMPLATE_DISK_MB = 10240
+TEMPLATE_TIMEOUT_S = 240
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """What the backend renders and how it protects itself.
+
+    Rendering (what ``POST /api/lambda/render`` starts):
+        region: the AWS region of the function and bucket.
+        site_name: the deployed site (``SITE_NAME``); used when ``serve_url`` is not set.
+        serve_url: the https:// URL (or name) of the deployed site; wins over ``site_name``.
+        composition: the composition rendered when a request has no ``id`` (and the one the
+            demo page asks for); ``None`` makes ``id`` required.
+        allowed_compositions: when set, only these ids may be rendered (others get 400).
+        ram_mb, disk_mb, timeout_s: the deployed function's settings, from which its name
+            is speculated as Remotion's deploy names it.
+        function_name: the function's name when it is not the speculated one.
+        remotion_version: the version of the deployed function.
+        codec, frames_per_lambda: passed to ``render_media`` (the template's h264 and 10).
+        download_file_name: the output's ``Content-Disposition`` file name (the template's
+            ``video.mp4``); ``None`` serves it to play in the browser.
+        render_options: further ``render_media`` options (``{"privacy": "private"}``…).
+
+    Safety:
+        bucket_name: the render bucket; renders are forced into it and progress is only
+            read from it. When neither this nor ``allowed_buckets`` is set, the region's
+            ``remotionlambda-*`` bucket is discovered at startup (one ListBuckets call).
+        allowed_buckets: further buckets progress may be read from.
+        credential_guard: refuse with the template's messages when no AWS keys are in the
+            environment. ``None`` (default): on when the app creates its own client, off
+            when one is injected (IAM roles, profiles).
+        max_body_bytes: the largest request body accepted (413 above).
+        progress_floor: the smallest progress reported (the template's 0.03).
+        detailed_progress: add the camelCase extras of :class:`~aioremotion.events.Progress`
+            (frames rendered, chunks, cost…) to progress replies; off = the template's
+            shapes exactly.
+
+    Webhooks:
+        webhook_secret: the HMAC secret; required to accept webhooks.
+        webhook_url: the public URL of the webhook route; when set, every render started
+            by the app asks Remotion to call it (signed with ``webhook_secret``).
+        webhook_path: where the webhook route is mounted.
+        webhook_replay_window_s, webhook_replay_max_entries: how long (and how many) a
+            ``(renderId, type)`` pair is remembered to refuse replays.
+        demo_page: serve the demo page at ``/``.
+    """
+
+    region: str = "us-east-1"
+    site_name: str = "my-next-app"
+    serve_url: str | None = None
+    composition: str | None = None
+    allowed_compositions: frozenset[str] | None = None
+    ram_mb: int = TEMPLATE_RAM_MB
+    disk_mb: int = TEMPLATE_DISK_MB
+    timeout_s: int = TEMPLATE_TIMEOUT_S
+    function_name: str | None = None
+    remotion_version: str = DEFAULT_REMOTION_VERSION
+    codec: Codec = "h264"
+    frames_per_lambda: int | None = 10
+    download_file_name: str | None = "video.mp4"
+    render_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    bucket_name: str | None = None
+    allowed_buckets: frozenset[str] = frozenset()
+    credential_guard: bool | None = None
+    max_body_bytes: int = 256 * 1024
+    progress_floor: float = 0.03
+    detailed_progress: bool = False
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_url: str | None = None
+    webhook_path: str = "/api/lambda/webhook"
+    webhook_replay_window_s: float = 24 * 3600.0
+    webhook_replay_max_entries: int = 10_000
+    demo_page: bool = True
+
+    def __post_init__(self) -> None:
+        # accept any iterable of names (a list from a settings file, say)
+        if self.allowed_compositions is not None:
+            object.__setattr__(self, "allowed_compositions",
+                               frozenset(self.allowed_compositions))
+        object.__setattr__(self, "allowed_buckets", frozenset(self.allowed_buckets))
+        problems: list[tuple[str, str]] = []
+
+        def check(name: str, checker: Any, *args: Any) -> None:
+            try:
+                checker(*args)
+            except InvalidOptionsError as exc:
+                problems.extend((name, message) for _, message in exc.problems)
+
+        check("region", check_region, self.region)
+        check("serve_url", check_serve_url, self.resolved_serve_url)
+        if self.function_name is not None:
+            check("function_name", check_function_name, self.function_name)
+        if self.bucket_name is not None:
+            check("bucket_name", check_bucket_name, self.bucket_name)
+        for bucket in sorted(self.allowed_buckets):
+            check("allowed_buckets", check_bucket_name, bucket)
+        for name in ("ram_mb", "disk_mb", "timeout_s", "max_body_bytes",
+                     "webhook_replay_max_entries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                problems.append((name, f"must be a positive whole number; got {value!r}"))
+        fpl = self.frames_per_lambda
+        if fpl is not None and (
+            isinstance(fpl, bool) or not isinstance(fpl, int) or fpl < MINIMUM_FRAMES_PER_LAMBDA
+        ):
+            problems.append(("frames_per_lambda", f"must be a whole number of at least "
+                                                  f"{MINIMUM_FRAMES_PER_LAMBDA}; got {fpl!r}"))
+        if self.codec not in get_args(Codec):
+            problems.append(("codec", f"must be one of {', '.join(get_args(Codec))}; "
+                                      f"got {self.codec!r}"))
+        if self.composition is not None and not self.composition.strip():
+            problems.append(("composition", "must be a composition id, or None"))
+        if not 0 <= self.progress_floor <= 1:
+            problems.append(("progress_floor", f"must be between 0 and 1; got "
+                                               f"{self.progress_floor!r}"))
+        if not self.webhook_path.startswith("/"):
+            problems.append(("webhook_path", f"must start with '/'; got {self.webhook_path!r}"))
+        if self.webhook_url is not None:
+            if not self.webhook_url.startswith(("http://", "https://")):
+                problems.append(("webhook_url", "must be an http(s) URL the function can "
+                                                f"reach; got {self.webhook_url!r}"))
+            if not self.webhook_secret:
+                problems.append(("webhook_secret", "is required with webhook_url: the app "
+                                                   "refuses unsigned webhooks"))
+        if self.webhook_replay_window_s <= 0:
+            problems.append(("webhook_replay_window_s", "must be positive"))
+        if problems:
+            raise InvalidOptionsError(problems)
+
+    # ------------------------------------------------------------ derived values
+
+    @property
+    def resolved_serve_url(self) -> str:
+        """``serve_url`` if set, else ``site_name``."""
+        return self.serve_url or self.site_name
+
+    @property
+    def resolved_function_name(self) -> str:
+        """``function_name`` if set, else the name Remotion's deploy gives a function of
+        ``ram_mb``/``disk_mb``/``timeout_s`` (``speculateFunctionName``)."""
+        return self.function_name or speculate_function_name(
+            version=self.remotion_version, memory_mb=self.ram_mb, disk_mb=self.disk_mb,
+            timeout_s=self.timeout_s,
+        )
+
+    @property
+    def known_buckets(self) -> frozenset[str]:
+        """The buckets named in the configuration (empty: discover the region's)."""
+        named = {self.bucket_name} if self.bucket_name else set()
+        return frozenset(named | set(self.allowed_buckets))
+
+    def replace(self, **changes: Any) -> WebConfig:
+        """A copy with some settings changed.
+
+        >>> WebConfig().replace(composition="Square").composition
+        'Square'
+        """
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------ environment
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WebConfig:
+        """Settings from environment variables; ``overrides`` win over them.
+
+        ================================  ==========================================
+        variable                          setting
+        ================================  ==========================================
+        REMOTION_AWS_REGION, AWS_REGION   region
+        REMOTION_SERVE_URL                serve_url
+        SITE_NAME, REMOTION_SITE_NAME     site_name
+        REMOTION_FUNCTION_NAME            function_name (else speculated)
+        REMOTION_RAM, REMOTION_DISK,      ram_mb, disk_mb, timeout_s
+        REMOTION_TIMEOUT
+        REMOTION_VERSION                  remotion_version
+        REMOTION_COMPOSITION              composition
+        REMOTION_COMPOSITIONS             allowed_compositions (comma-separated)
+        REMOTION_FRAMES_PER_LAMBDA        frames_per_lambda
+        REMOTION_BUCKET                   bucket_name
+        REMOTION_ALLOWED_BUCKETS          allowed_buckets (comma-separated)
+        REMOTION_WEBHOOK_SECRET           webhook_secret
+        REMOTION_WEBHOOK_URL              webhook_url
+        REMOTION_CREDENTIAL_GUARD         credential_guard (``0``/``1``)
+        REMOTION_MAX_BODY_BYTES           max_body_bytes
+        ================================  ==========================================
+
+        Example::
+
+            config = WebConfig.from_env(composition="MyComp")
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+
+        def text(*names: str) -> str | None:
+            for name in names:
+                value = env.get(name)
+                if value is not None and value.strip():
+                    return value.strip()
+            return None
+
+        def whole(name: str, setting: str) -> None:
+            value = text(name)
+            if value is None:
+                return
+            try:
+                values[setting] = int(value)
+            except ValueError:
+                problems.append((name, f"must be a whole number; got {value!r}"))
+
+        def names(name: str) -> frozenset[str] | None:
+            value = text(name)
+            if value is None:
+                return None
+            return frozenset(item.strip() for item in value.split(",") if item.strip())
+
+        simple = {
+            "region": ("REMOTION_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+            "serve_url": ("REMOTION_SERVE_URL",),
+            "site_name": ("SITE_NAME", "REMOTION_SITE_NAME"),
+            "function_name": ("REMOTION_FUNCTION_NAME",),
+            "remotion_version": ("REMOTION_VERSION",),
+            "composition": ("REMOTION_COMPOSITION",),
+            "bucket_name": ("REMOTION_BUCKET",),
+            "webhook_secret": ("REMOTION_WEBHOOK_SECRET",),
+            "webhook_url": ("REMOTION_WEBHOOK_URL",),
+        }
+        for setting, variables in simple.items():
+            value = text(*variables)
+            if value is not None:
+                values[setting] = value
+        whole("REMOTION_RAM", "ram_mb")
+        whole("REMOTION_DISK", "disk_mb")
+        whole("REMOTION_TIMEOUT", "timeout_s")
+        whole("REMOTION_FRAMES_PER_LAMBDA", "frames_per_lambda")
+        whole("REMOTION_MAX_BODY_BYTES", "max_body_bytes")
+        compositions = names("REMOTION_COMPOSITIONS")
+        if compositions is not None:
+            values["allowed_compositions"] = compositions
+        buckets = names("REMOTION_ALLOWED_BUCKETS")
+        if buckets is not None:
+            values["allowed_buckets"] = buckets
+        guard = text("REMOTION_CREDENTIAL_GUARD")
+        if guard is not None:
+            if guard.lower() in _TRUE:
+                values["credential_guard"] = True
+            elif guard.lower() in _FALSE:
+                values["credential_guard"] = False
+            else:
+                problems.append(("REMOTION_CREDENTIAL_GUARD", f"must be 0 or 1; got {guard!r}"))
+        if problems:
+            raise InvalidOptionsError(problems)
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,70 @@
+"""Web backend fixtures: the emulator (fast), the app over ASGI, and uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.testing.functions import EmulatorConfig
+
+from ..emulator.conftest import no_ambient_aws  # noqa: F401  (autouse fixture)
+
+FAST = EmulatorConfig(progress_write_interval_s=0.02, cancel_poll_interval_s=0.05,
+                      frame_cost_ms=0.5)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RemotionEmulator]:
+    async with RemotionEmulator(config=FAST) as running:
+        yield running
+
+
+@asynccontextmanager
+async def asgi_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client calling ``app`` in process, with the app's lifespan running
+    (ASGITransport does not run it)."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+def bind_socket() -> tuple[socket.socket, int]:
+    """A listening-ready socket on a free port of 127.0.0.1 (no race between picking the
+    port and serving on it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock, sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def serve(app: ASGIApp, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn in this event loop; yields its base URL, stops on exit."""
+    if sock is None:
+        sock, _ = bind_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

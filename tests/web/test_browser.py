@@ -1,0 +1,140 @@
+"""The demo page in a real browser: Debian's Chromium driven by Playwright, the app on
+uvicorn, the emulator encoding real H.264 (the template's flow, end to end)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.testing.functions import EmulatorConfig
+from aioremotion.web import WebConfig, create_app
+
+from .conftest import serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOT = Path(os.environ.get("AIOREMOTION_SCREENSHOT_DIR", "/tmp")) / "aioremotion-web.png"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium is missing: install it with "
+           "`apt-get install -y --no-install-recommends chromium` (.ci/run does)",
+)
+
+playwright_api = pytest.importorskip("playwright.async_api",
+                                     reason="playwright is not installed (the test extra)")
+
+
+@pytest.fixture
+async def served(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[str, RemotionEmulator]]:
+    """The app (settings from the environment, its own client) on uvicorn, in front of an
+    emulator that encodes real video."""
+    config = EmulatorConfig(real_encoding=True, progress_write_interval_s=0.1)
+    async with RemotionEmulator(config=config) as emulator:
+        for name, value in emulator.env.items():
+            monkeypatch.setenv(name, value)
+        app = create_app(WebConfig.from_env(composition="HelloWorld"))
+        async with serve(app) as base_url:
+            yield base_url, emulator
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with playwright_api.async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def test_render_a_video_from_the_demo_page(
+    served: tuple[str, RemotionEmulator], browser: Any
+) -> None:
+    base_url, emulator = served
+    page = await browser.new_page(viewport={"width": 900, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(base_url + "/")
+    assert await page.text_content("#composition") == "HelloWorld"
+
+    await page.fill("#title", "Rendered from Chromium")
+    await page.click("#render")
+    # the bar moves: a progress reply above 0 while rendering
+    await page.wait_for_function(
+        "Number(document.getElementById('progress').dataset.progress) > 0", timeout=30_000)
+    assert await page.is_disabled("#render")
+    await page.screenshot(path=str(SCREENSHOT.with_name("aioremotion-web-progress.png")))
+
+    # done: the player gets the output and loads it
+    await page.wait_for_selector("#video[src]", state="attached", timeout=60_000)
+    await page.wait_for_function("document.getElementById('video').readyState >= 1",
+                                 timeout=30_000)
+    video = await page.evaluate(
+        """() => { const v = document.getElementById('video');
+                   return {src: v.src, duration: v.duration, width: v.videoWidth,
+                           height: v.videoHeight, error: v.error && v.error.code}; }""")
+    assert video["error"] is None
+    assert video["duration"] == pytest.approx(5, abs=0.2)      # 150 frames at 30 fps
+    assert (video["width"], video["height"]) == (1280, 720)
+    # frames decode: seek to the middle (the title is in) and wait for the frame
+    decoded = await page.evaluate(
+        """() => new Promise((resolve) => {
+               const v = document.getElementById('video');
+               v.addEventListener('seeked', () => resolve(v.readyState), {once: true});
+               v.currentTime = 2.5; })""")
+    assert decoded >= 2   # HAVE_CURRENT_DATA
+    await page.screenshot(path=str(SCREENSHOT))
+
+    states = await page.evaluate("window.renderStates.map(s => [s.status, s.progress])")
+    statuses = [status for status, _ in states]
+    assert statuses[:3] == ["init", "invoking", "rendering"]
+    assert statuses[-1] == "done"
+    progresses = [progress for status, progress in states if status == "rendering"]
+    assert any(0 < progress < 1 for progress in progresses), states
+    assert progresses == sorted(progresses)
+    assert not await page.is_visible("#error")
+
+    # the download link serves the file the player shows, with the template's file name
+    href = await page.get_attribute("#download", "href")
+    assert href == video["src"]
+    async with httpx.AsyncClient() as http:
+        download = await http.get(href)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "video/mp4"
+    assert 'filename="video.mp4"' in download.headers["content-disposition"]
+    assert download.content[4:8] == b"ftyp"
+    size_text = await page.text_content("#size")
+    assert size_text and size_text.endswith("KB")
+
+    # the render got the title typed into the page
+    (start,) = emulator.server.invocations_of("start")
+    assert "Rendered from Chromium" in start.payload.decode()
+
+    await page.click("#reset")
+    assert await page.is_visible("#render") and not await page.is_disabled("#render")
+    assert not await page.is_visible("#result")
+    assert errors == []
+
+
+async def test_errors_are_shown_on_the_page(
+    served: tuple[str, RemotionEmulator], browser: Any
+) -> None:
+    base_url, emulator = served
+    emulator.faults.fail_chunk(0, retryable=False, message="The composition crashed")
+    page = await browser.new_page()
+    await page.goto(base_url + "/")
+    await page.click("#render")
+    await page.wait_for_selector("#error", state="visible", timeout=60_000)
+    message = await page.text_content("#error-message")
+    assert message and "The composition crashed" in message
+    assert not await page.is_disabled("#render")
+    assert await page.get_attribute("#video", "src") is None
