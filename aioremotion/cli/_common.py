@@ -1,0 +1,221 @@
+"""What every ``aioremotion`` subcommand shares: exit codes, the client (AWS or the local
+emulator), input props, JSON output and downloading outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import anyio
+
+from ..errors import InvalidOptionsError, RemotionError
+
+if TYPE_CHECKING:
+    from ..client import RemotionLambda
+    from ..testing.emulator import RemotionEmulator
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliError",
+    "Target",
+    "add_target_arguments",
+    "download",
+    "emit_json",
+    "load_props",
+    "open_target",
+]
+
+EXIT_OK = 0
+#: A render failed (or anything else went wrong after the options were accepted).
+EXIT_FAILED = 1
+#: Bad usage or invalid options; nothing was started.
+EXIT_USAGE = 2
+#: Interrupted with Ctrl+C.
+EXIT_INTERRUPTED = 130
+
+#: Stands in for the emulator's serve URL while options are checked before it starts.
+LOCAL_SERVE_URL_PLACEHOLDER = "http://127.0.0.1/remotionlambda-placeholder/sites/x/index.html"
+
+
+class CliError(RemotionError):
+    """An error the command line reports as one message and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, *, local: bool = True,
+                         real_default: bool = True) -> None:
+    """``--function-name``, ``--region`` and (with ``local``) ``--local``, ``--real`` and
+    ``--synthetic``: where renders run."""
+    parser.add_argument("--function-name", default=None,
+                        help="the deployed function (default: REMOTION_FUNCTION_NAME, else the "
+                             "name Remotion's deploy gives)")
+    parser.add_argument("--region", default=None,
+                        help="AWS region (default: REMOTION_AWS_REGION / AWS_REGION)")
+    if local:
+        parser.add_argument("--local", action="store_true",
+                            help="run on a local emulator started in-process (no AWS account)")
+        real = parser.add_mutually_exclusive_group()
+        real.add_argument("--real", dest="real", action="store_true", default=None,
+                          help="with --local: draw and encode real media"
+                               + (" (default)" if real_default else ""))
+        real.add_argument("--synthetic", dest="real", action="store_false",
+                          help="with --local: tiny synthetic outputs, instant renders"
+                               + ("" if real_default else " (default)"))
+
+
+def _real_rendering_possible() -> bool:
+    if not all(importlib.util.find_spec(name) for name in ("numpy", "PIL", "imageio_ffmpeg")):
+        return False
+    from ..testing.media import ffmpeg_available
+
+    return ffmpeg_available()
+
+
+@dataclass
+class Target:
+    """Where a command renders: the client, and the defaults that come with it."""
+
+    client: RemotionLambda
+    #: ``--serve-url``, else REMOTION_SERVE_URL, else (``--local``) the emulator's site.
+    serve_url: str | None
+    emulator: RemotionEmulator | None = None
+
+
+def default_serve_url(args: argparse.Namespace) -> str | None:
+    """The serve URL before the target is open (a placeholder for the local emulator's)."""
+    explicit: str | None = getattr(args, "serve_url", None)
+    if explicit:
+        return explicit
+    if getattr(args, "local", False):
+        return LOCAL_SERVE_URL_PLACEHOLDER
+    return os.environ.get("REMOTION_SERVE_URL") or None
+
+
+@asynccontextmanager
+async def open_target(args: argparse.Namespace, *, real_default: bool = True,
+                      emulator_config: Mapping[str, Any] | None = None,
+                      ) -> AsyncIterator[Target]:
+    """A client on AWS (configured as ``RemotionLambda`` is: arguments, then environment),
+    or with ``--local`` on an emulator started here and stopped on exit."""
+    from ..client import RemotionLambda
+
+    function_name: str | None = getattr(args, "function_name", None)
+    region: str | None = getattr(args, "region", None)
+    serve_url: str | None = getattr(args, "serve_url", None)
+    if not getattr(args, "local", False):
+        async with RemotionLambda(region=region, function_name=function_name) as client:
+            yield Target(client, serve_url or os.environ.get("REMOTION_SERVE_URL") or None)
+        return
+
+    try:
+        from ..testing.emulator import RemotionEmulator
+        from ..testing.functions import EmulatorConfig
+    except ImportError as exc:
+        raise CliError(f"--local needs the emulator ({exc}): pip install "
+                       "'aioremotion[emulator]'") from exc
+    real: bool | None = getattr(args, "real", None)
+    if real is None:
+        real = real_default and _real_rendering_possible()
+        if real_default and not real:
+            print("note: the emulator extra's encoder is missing; rendering synthetic "
+                  "outputs (pip install 'aioremotion[emulator]' for real ones)",
+                  file=sys.stderr)
+    config = EmulatorConfig(real_encoding=real, **dict(emulator_config or {}))
+    async with RemotionEmulator(region=region or "us-east-1", config=config) as emulator:
+        overrides = {"function_name": function_name} if function_name else {}
+        async with emulator.client(**overrides) as client:
+            yield Target(client, serve_url or emulator.serve_url, emulator)
+
+
+def load_props(args: argparse.Namespace) -> Any:
+    """The input props of ``--props JSON`` or ``--props-file FILE`` (``None`` if neither)."""
+    text: str | None = getattr(args, "props", None)
+    source = "--props"
+    path: str | None = getattr(args, "props_file", None)
+    if path is not None:
+        source = path
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidOptionsError(
+                [("input_props", f"cannot read --props-file {path}: {exc.strerror or exc}")]
+            ) from None
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidOptionsError(
+            [("input_props", f"{source} is not valid JSON: {exc}")]
+        ) from None
+
+
+def emit_json(value: Mapping[str, Any], stream: IO[str] | None = None) -> None:
+    """One JSON Lines record on stdout (flushed, so a pipe sees it at once)."""
+    out = stream or sys.stdout
+    out.write(json.dumps(value, separators=(",", ":"), default=str) + "\n")
+    out.flush()
+
+
+def output_path(out: str | None, stem: str, key: str | None, fallback_ext: str) -> Path:
+    """``--out``, else ``<stem>.<extension of the output's key>`` in the current folder
+    (an absolute path)."""
+    if out:
+        return Path(out).absolute()
+    suffix = Path(key).suffix if key else ""
+    return Path(f"{stem}{suffix or '.' + fallback_ext}").absolute()
+
+
+async def download(client: RemotionLambda, url: str, target: Path, *,
+                   bucket_name: str | None = None, key: str | None = None,
+                   private: bool = False) -> int:
+    """Download an output to ``target`` (written next to it, then renamed into place);
+    returns its size. A private output (``private``, or a public GET refused with 403)
+    is fetched through a presigned URL when its bucket and key are known."""
+    import aiohttp
+
+    if private and bucket_name and key:
+        url = await client.presign_url(bucket_name, key)
+    partial = target.with_name(target.name + ".part")
+    async with aiohttp.ClientSession(raise_for_status=False) as http:
+        response = await http.get(url)
+        if response.status in (401, 403) and bucket_name and key and not private:
+            response.release()
+            response = await http.get(await client.presign_url(bucket_name, key))
+        try:
+            if response.status != 200:
+                raise CliError(f"Downloading {url} failed: HTTP {response.status} "
+                               f"{response.reason or ''}".rstrip())
+            size = 0
+            async with await anyio.open_file(partial, "wb") as file:
+                async for chunk in response.content.iter_chunked(1 << 16):
+                    await file.write(chunk)
+                    size += len(chunk)
+        finally:
+            response.release()
+    await anyio.Path(partial).replace(target)
+    return size
+
+
+def human_size(size: float) -> str:
+    """``396092`` -> ``'396.1 kB'``."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # pragma: no cover

@@ -1,0 +1,489 @@
+"""The ``aioremotion`` command line, run in-process (``main([...])`` in a worker thread, as
+it calls ``asyncio.run``) or as ``python -m aioremotion``, always on an emulator: either
+``--local`` (started by the command) or one started here with its environment exported.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from aioremotion.cli import main
+from aioremotion.cli._batch import JobState, StateLog, load_jobs, load_state, plan_jobs
+from aioremotion.cli._display import RenderReporter, choose_mode
+from aioremotion.events import Progress
+from aioremotion.handles import RenderHandle
+from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.testing.functions import EmulatorConfig
+from aioremotion.testing.media import ffmpeg_available, ffprobe_like
+
+AMBIENT = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA",
+           "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+           "AWS_DEFAULT_REGION", "REMOTION_AWS_REGION", "REMOTION_FUNCTION_NAME",
+           "REMOTION_SERVE_URL", "REMOTION_COMPOSITION", "REMOTION_BUCKET",
+           "REMOTION_AWS_ACCESS_KEY_ID", "REMOTION_AWS_SECRET_ACCESS_KEY")
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ambient AWS or Remotion settings; outputs land in a fresh folder."""
+    for name in AMBIENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@asynccontextmanager
+async def exported_emulator(monkeypatch: pytest.MonkeyPatch,
+                            **config: Any) -> AsyncIterator[RemotionEmulator]:
+    """An emulator in this process whose environment the CLI picks up (as after
+    ``eval "$(aioremotion emulator)"``)."""
+    settings: dict[str, Any] = {"progress_write_interval_s": 0.02,
+                                "cancel_poll_interval_s": 0.05, **config}
+    async with RemotionEmulator(config=EmulatorConfig(**settings)) as emulator:
+        for key, value in emulator.env.items():
+            monkeypatch.setenv(key, value)
+        yield emulator
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``aioremotion ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = await anyio.to_thread.run_sync(main, list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- render
+
+
+@pytest.mark.skipif(not ffmpeg_available(), reason="needs the emulator extra's ffmpeg")
+async def test_render_local_json_writes_a_real_mp4(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    code, out, err = await cli(capsys, "render", "Square", "--local", "--json",
+                               "--props", '{"label": "hi"}')
+    assert code == 0, err
+    records = json_lines(out)
+    assert records[0]["type"] == "started" and records[0]["renderId"]
+    types = [record["type"] for record in records]
+    assert types[-2:] == ["done", "result"]
+    assert set(types[1:-2]) <= {"progress"}
+    result = records[-1]
+    assert result["status"] == "done" and result["renderId"] == records[0]["renderId"]
+    path = Path(result["file"])
+    assert path == tmp_path / "Square.mp4"
+    assert path.stat().st_size == result["bytesWritten"] == records[-2]["size"] > 0
+    info = await anyio.to_thread.run_sync(ffprobe_like, path)
+    assert info["video_codec"] == "h264" and (info["width"], info["height"]) == (160, 90)
+    assert info["frames"] == 30 and not info["errors"]
+
+
+async def test_render_to_a_non_tty_prints_sparse_plain_lines(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    async with exported_emulator(monkeypatch, frame_cost_ms=4) as emulator:
+        # everything (endpoints, function, site, composition) comes from the environment
+        code, out, err = await cli(capsys, "render", "--out", "video.mp4")
+        assert emulator.functions is not None and emulator.functions.renders_started == 1
+    assert code == 0, err
+    assert out == f"{tmp_path / 'video.mp4'}\n"  # stdout: only the written file
+    lines = err.splitlines()
+    assert "\x1b[" not in err  # no bar, no escape codes
+    assert lines[0].startswith("HelloWorld: started render ")
+    progress = [line for line in lines if "% " in line]
+    assert 1 <= len(progress) <= 11
+    assert all("frames" in line and "chunks" in line and "ETA" in line for line in progress)
+    assert any(line.startswith("HelloWorld: done http://127.0.0.1:") for line in lines)
+    assert lines[-1].startswith(f"wrote {tmp_path / 'video.mp4'}")
+    assert (tmp_path / "video.mp4").stat().st_size > 0
+
+
+def test_the_bar_shows_percent_frames_chunks_eta_and_cost() -> None:
+    stream = io.StringIO()
+    with RenderReporter("bar", "HelloWorld", stream=stream) as reporter:
+        reporter.event(Progress(progress=0.5, frames_rendered=75, chunks=4, total_chunks=8,
+                                cost_so_far=0.001, cost_display="$0.001", eta_seconds=72))
+    text = stream.getvalue()
+    for part in ("HelloWorld", "50%", "75 frames", "4/8 chunks", "ETA 1:12", "$0.001"):
+        assert part in text
+    assert choose_mode(False, io.StringIO()) == "plain"
+    assert choose_mode(True) == "json"
+
+
+async def test_a_failed_render_exits_1_with_its_message(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    async with exported_emulator(monkeypatch) as emulator:
+        emulator.faults.fail_chunk(0, retryable=False,
+                                   message="TypeError: Cannot read properties of undefined")
+        code, out, err = await cli(capsys, "render", "HelloWorld", "--json")
+    assert code == 1
+    records = json_lines(out)
+    assert records[-2]["type"] == "error"
+    assert records[-1]["type"] == "result" and records[-1]["status"] == "failed"
+    assert "Cannot read properties of undefined" in records[-1]["error"]
+    assert "error: render" in err and "Cannot read properties of undefined" in err
+    assert not list(Path.cwd().iterdir())  # nothing downloaded
+
+
+@pytest.mark.parametrize(
+    ("args", "fields"),
+    [
+        (["render", "HelloWorld", "--local", "--frames-per-lambda", "3"],
+         ["frames_per_lambda"]),
+        (["render", "HelloWorld", "--local", "--codec", "avi", "--props", "{"],
+         ["input_props", "codec"]),
+        (["render"], ["serve_url", "composition"]),
+        (["still", "Square", "--local", "--image-format", "gif"], ["image_format"]),
+        (["watch", "k1a2b3c4d5"], ["bucket_name"]),
+    ],
+)
+async def test_invalid_options_exit_2_naming_the_field(
+        capsys: pytest.CaptureFixture[str], args: list[str], fields: list[str]) -> None:
+    code, out, err = await cli(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: Invalid options:")
+    for field in fields:
+        assert f"  {field}: " in err
+
+
+async def test_missing_credentials_exit_1_suggesting_local(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    code, out, err = await cli(capsys, "info")
+    assert code == 1 and out == ""
+    assert "Set up Remotion Lambda to render videos" in err and "--local" in err
+
+
+async def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = await cli(capsys, "render", "X", "--bogus")
+    assert code == 2 and "unrecognized arguments: --bogus" in err
+    for command in ("render", "still", "watch", "batch", "serve", "info", "emulator"):
+        code, out, _ = await cli(capsys, command, "--help")
+        assert code == 0 and "usage: aioremotion" in out
+
+
+# ---------------------------------------------------------------- still, watch, info
+
+
+async def test_still_local_writes_the_image(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    code, out, err = await cli(capsys, "still", "Square", "--local", "--frame", "3")
+    assert code == 0, err
+    assert out == f"{tmp_path / 'Square.png'}\n"
+    assert (tmp_path / "Square.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+    code, out, err = await cli(capsys, "still", "Square", "--local", "--synthetic", "--json",
+                               "--image-format", "jpeg", "--out", "thumb.jpg",
+                               "--privacy", "private")  # downloaded via a presigned URL
+    assert code == 0, err
+    [result] = json_lines(out)
+    assert result["status"] == "done" and result["file"] == str(tmp_path / "thumb.jpg")
+    assert result["url"].endswith(".jpeg") and result["bytesWritten"] > 0
+
+
+async def test_watch_follows_an_existing_render(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    async with exported_emulator(monkeypatch, frame_cost_ms=3) as emulator:
+        async with emulator.client() as remotion:
+            render = await remotion.render_media(serve_url=emulator.serve_url,
+                                                 composition="HelloWorld", codec="h264")
+        code, out, err = await cli(capsys, "watch", render.render_id, "--bucket",
+                                   render.bucket_name, "--json", "--out", "followed.mp4")
+        assert code == 0, err
+        records = json_lines(out)
+        assert records[0]["type"] == "started" and records[0]["resumed"] is True
+        assert records[-1]["status"] == "done"
+        assert records[-1]["renderId"] == render.render_id
+        assert (tmp_path / "followed.mp4").stat().st_size == records[-1]["size"]
+
+        # REMOTION_BUCKET (exported by the emulator) stands in for --bucket
+        code, out, err = await cli(capsys, "watch", render.render_id)
+        assert code == 0, err
+        assert out.strip() == records[-1]["url"]
+        assert emulator.functions is not None and emulator.functions.renders_started == 1
+
+
+async def test_info_prints_the_function_version(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    async with exported_emulator(monkeypatch) as emulator:
+        code, out, err = await cli(capsys, "info")
+        assert code == 0, err
+        assert out == f"{emulator.remotion_version}\n"
+        code, out, _ = await cli(capsys, "info", "--json")
+        assert json.loads(out) == {"functionName": emulator.function_name,
+                                   "region": emulator.region,
+                                   "version": emulator.remotion_version}
+
+
+# ---------------------------------------------------------------- batch
+
+
+def write_jobs(path: Path, count: int, **extra: Any) -> list[str]:
+    keys = [f"job-{number}" for number in range(count)]
+    lines = [json.dumps({"key": key, "composition": "Square", "inputProps": {"n": n}, **extra})
+             for n, key in enumerate(keys)]
+    path.write_text("\n".join(lines) + "\n")
+    return keys
+
+
+async def test_batch_renders_five_jobs_with_results_in_order(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    write_jobs(jobs, 4)
+    with jobs.open("a") as file:  # a job without a key is known by its line number
+        file.write('\n{"composition": "Square", "codec": "h264"}\n')
+    code, out, err = await cli(capsys, "batch", str(jobs), "--local", "--synthetic",
+                               "--concurrency", "3")
+    assert code == 0, err
+    results = json_lines((tmp_path / "results.jsonl").read_text())
+    assert [r["key"] for r in results] == ["job-0", "job-1", "job-2", "job-3", None]
+    assert [r["line"] for r in results] == [1, 2, 3, 4, 6]
+    assert all(r["status"] == "done" and r["url"].startswith("http://127.0.0.1:")
+               and r["size"] > 0 and r["renderId"] for r in results)
+    assert len({r["renderId"] for r in results}) == 5
+    assert "5 of 5 jobs done" in err and out == ""
+    assert not (tmp_path / "results.jsonl.state.jsonl").exists()  # --local keeps no state
+
+
+async def test_batch_refuses_invalid_lines_before_starting_anything(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"key": "a", "composition": "Square"}\n'
+                    '{"key": "b", "composition": "Square", "framesPerLambda": 2}\n'
+                    'not json\n'
+                    '{"key": "a", "composition": "Square"}\n')
+    code, _, err = await cli(capsys, "batch", str(jobs), "--local", "--synthetic")
+    assert code == 2
+    assert "line 3: is not valid JSON" in err
+    assert "line 4: key: 'a' is also the key of line 1" in err
+    jobs.write_text('{"key": "a", "composition": "Square"}\n'
+                    '{"key": "b", "composition": "Square", "framesPerLambda": 2}\n'
+                    '{"key": "c"}\n')
+    code, _, err = await cli(capsys, "batch", str(jobs), "--local", "--synthetic")
+    assert code == 2 and "line 2 (b): frames_per_lambda: must be at least" in err
+    assert "line 3 (c): composition: is required: name it in the job, pass --composition" in err
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+async def test_batch_json_and_failures(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    write_jobs(jobs, 2)
+    async with exported_emulator(monkeypatch) as emulator:
+        emulator.faults.fail_chunk(0, retryable=False, message="boom")
+        code, out, err = await cli(capsys, "batch", str(jobs), "--concurrency", "1", "--json",
+                                   "--out", "-")
+        assert code == 1
+        records = json_lines(out)
+        events = [r for r in records if "type" in r]
+        results = [r for r in records if "type" not in r]
+        assert {e["key"] for e in events} == {"job-0", "job-1"}
+        assert {e["type"] for e in events} >= {"started", "done", "error"}
+        assert [(r["key"], r["status"]) for r in results] == [("job-0", "failed"),
+                                                              ("job-1", "done")]
+        assert results[0]["error"] == "boom"
+        # a failed job is finished: a rerun keeps it, --retry-failed starts it again
+        code, out, _ = await cli(capsys, "batch", str(jobs), "--out", "-")
+        assert code == 1 and emulator.functions is not None
+        assert emulator.functions.renders_started == 2
+        code, out, _ = await cli(capsys, "batch", str(jobs), "--out", "-", "--retry-failed")
+        assert code == 0 and emulator.functions.renders_started == 3
+        assert [r["status"] for r in json_lines(out)] == ["done", "done"]
+        # the state is per job: changed options are refused instead of being confused
+        write_jobs(jobs, 2, codec="vp8")
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", "-")
+        assert code == 2 and "its options differ" in err
+
+
+def state_of(path: Path) -> dict[str, JobState]:
+    """The state file as the batch reads it, by key (a line being written is skipped)."""
+    return {ident.removeprefix("key:"): job for ident, job in load_state(path).items()}
+
+
+def start_batch(jobs: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aioremotion", "batch", str(jobs), "--out", str(out),
+         "--concurrency", "2", *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+async def interrupt_when(process: subprocess.Popen[str], state: Path, ready: Any,
+                         sig: signal.Signals) -> None:
+    """Send ``sig`` once the state file satisfies ``ready``."""
+    try:
+        with anyio.fail_after(30):
+            while not ready(state_of(state)):
+                if process.poll() is not None:
+                    pytest.fail(f"the batch ended before it was interrupted: "
+                                f"{process.communicate()[1]}")
+                await anyio.sleep(0.01)
+    finally:
+        process.send_signal(sig)
+
+
+async def test_batch_resumes_after_sigkill_without_starting_anything_twice(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
+    state = tmp_path / "results.jsonl.state.jsonl"
+    keys = write_jobs(jobs, 5)
+    async with exported_emulator(monkeypatch, frame_cost_ms=25) as emulator:
+        assert emulator.functions is not None
+        process = start_batch(jobs, out)
+
+        def some_done_some_running(states: dict[str, JobState]) -> bool:
+            return (any(s.result for s in states.values())
+                    and any(s.handle and not s.result for s in states.values()))
+
+        await interrupt_when(process, state, some_done_some_running, signal.SIGKILL)
+        assert await anyio.to_thread.run_sync(process.wait) == -signal.SIGKILL
+        process.communicate()
+        await anyio.sleep(0.2)  # a start call sent just before the kill still lands
+        states = state_of(state)
+        finished = {key: s.result for key, s in states.items() if s.result}
+        running = {key: s.handle for key, s in states.items() if s.handle and not s.result}
+        # a kill during a start call leaves its outcome unknown: never started again
+        unknown = {key for key, s in states.items() if s.starting}
+        assert finished and running and not out.exists()
+        before = emulator.functions.renders_started
+
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out),
+                                 "--concurrency", "2")
+        assert code == (1 if unknown else 0), err
+        assert f"{len(finished) + len(unknown)} finished, {len(running)} re-attached" in err
+        # the rerun started exactly the jobs that had never been started
+        assert emulator.functions.renders_started - before == 5 - len(states)
+        if not unknown:
+            assert emulator.functions.renders_started == 5
+        results = json_lines(out.read_text())
+        assert [r["key"] for r in results] == keys
+        by_key = {r["key"]: r for r in results}
+        for key, result in finished.items():  # kept, not rendered again
+            assert by_key[key] == {**result, "line": keys.index(key) + 1}
+        for key, handle in running.items():  # re-attached: the same render, now done
+            assert by_key[key]["renderId"] == handle.render_id
+            assert by_key[key]["status"] == "done"
+        for key in unknown:
+            assert by_key[key]["status"] == "error"
+            assert "may be running" in by_key[key]["error"]
+        assert all(r["status"] == "done" for r in results if r["key"] not in unknown)
+
+        # once every job has an outcome, a rerun starts nothing and writes the same results
+        started = emulator.functions.renders_started
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
+        assert emulator.functions.renders_started == started
+        assert json_lines(out.read_text()) == results
+
+
+async def test_ctrl_c_exits_130_with_every_start_recorded(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
+    state = tmp_path / "results.jsonl.state.jsonl"
+    write_jobs(jobs, 5)
+    async with exported_emulator(monkeypatch, frame_cost_ms=25) as emulator:
+        assert emulator.functions is not None
+        process = start_batch(jobs, out)
+        await interrupt_when(process, state, lambda states: len(states) >= 2, signal.SIGINT)
+        with anyio.fail_after(60):  # (the emulator must keep serving meanwhile)
+            _, err = await anyio.to_thread.run_sync(process.communicate)
+        assert process.returncode == 130, err
+        assert "interrupted; rerun the same command to resume" in err
+        await anyio.sleep(0.2)
+        states = state_of(state)
+        # the start calls in flight were waited for: none is left unknown
+        assert not any(s.starting for s in states.values())
+        assert emulator.functions.renders_started == sum(
+            1 for s in states.values() if s.handle is not None)
+        assert not out.exists()
+
+
+def test_an_unknown_start_is_reported_and_only_retried_when_asked(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    write_jobs(jobs, 2)
+    [first, second] = load_jobs(str(jobs))
+    path = tmp_path / "state.jsonl"
+    log = StateLog(path)
+    log.starting(first)  # ...and the process died inside the start call
+    log.starting(second)
+    log.start_failed(second)  # a start that provably did not happen
+    log.close()
+    plan = plan_jobs([first, second], load_state(path), retry_failed=False, state_path=path)
+    assert plan.fresh == [1] and not plan.reattach
+    assert plan.skipped[0]["status"] == "error" and "may be running" in plan.skipped[0]["error"]
+    plan = plan_jobs([first, second], load_state(path), retry_failed=True, state_path=path)
+    assert plan.fresh == [0, 1] and not plan.skipped
+
+
+def test_state_file_survives_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "state.jsonl"
+    handle = RenderHandle(render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abcdefghij",
+                          region="us-east-1",
+                          function_name="remotion-render-4-0-527-mem2048mb-disk2048mb-120sec")
+    record = {"v": 1, "event": "started", "job": "key:a", "key": "a", "line": 1,
+              "digest": "d", "render": handle.model_dump(mode="json", by_alias=True)}
+    path.write_text(json.dumps(record) + '\n{"v": 1, "event": "fini')
+    states = load_state(path)
+    assert states["key:a"].handle == handle and states["key:a"].result is None
+    log = StateLog(path)  # appends on a fresh line after the torn one
+    log.append({"event": "finished", "job": "key:a", "digest": "d",
+                "result": {"status": "done"}})
+    log.close()
+    assert load_state(path)["key:a"].result == {"status": "done"}
+
+
+# ---------------------------------------------------------------- serve
+
+
+async def test_serve_local_answers_http(tmp_path: Path) -> None:
+    pytest.importorskip("aioremotion.web")
+    pytest.importorskip("uvicorn")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aioremotion", "serve", "--local", "--synthetic", "--port",
+         str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        import httpx
+
+        async with httpx.AsyncClient() as http:
+            with anyio.fail_after(20):
+                while True:
+                    assert process.poll() is None, process.communicate()[1]
+                    try:
+                        response = await http.get(f"http://127.0.0.1:{port}/")
+                        break
+                    except httpx.TransportError:
+                        await anyio.sleep(0.1)
+        assert response.status_code < 500
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
