@@ -51,11 +51,11 @@ _EXPORTS: dict[str, str] = {
     "RenderEvent": "events",
     "RenderFailed": "events",
     "PollPolicy": "schedule",
-    "WatchOptions": "watch",
-    "WatchError": "watch",
-    "watch": "watch",
-    "wait": "watch",
-    "render": "watch",
+    "WatchOptions": "watching",
+    "WatchError": "watching",
+    "watch": "watching",
+    "wait": "watching",
+    "render": "watching",
     "Batch": "fanout",
     "BatchFailed": "fanout",
     "Job": "fanout",
@@ -108,4 +108,4 @@ if TYPE_CHECKING:
     from .protocol.pricing import estimate_price
     from .protocol.progress import RenderProgress
     from .schedule import PollPolicy
-    from .watch import WatchError, WatchOptions, render, wait, watch
+    from .watching import WatchError, WatchOptions, render, wait, watch

@@ -126,7 +126,7 @@ __all__ = ["ProgressRead", "RemotionLambda", "ThrottleRetry"]
 
 if TYPE_CHECKING:
     from .events import Done, Failed, Progress
-    from .watch import WatchOptions
+    from .watching import WatchOptions
 
 T = TypeVar("T")
 Options = TypeVar("Options", RenderMediaOptions, RenderStillOptions, CompositionsOptions)
@@ -545,7 +545,7 @@ class RemotionLambda:
 
         Takes a :class:`RenderMediaOptions`, a mapping (snake_case or camelCase keys, as in
         a JS project) or keyword arguments. Returns as soon as the function accepted the
-        render; follow it with :meth:`get_progress` (or ``aioremotion.watch``).
+        render; follow it with :meth:`get_progress` (or ``aioremotion.watching``).
 
         Example::
 
@@ -954,8 +954,8 @@ class RemotionLambda:
     def watch(
         self, render: RenderHandle, options: WatchOptions | None = None, **kwargs: Any
     ) -> AsyncIterator[Progress | Done | Failed]:
-        """``aioremotion.watch(self, render, ...)``: the render's events."""
-        from .watch import watch
+        """``aioremotion.watching(self, render, ...)``: the render's events."""
+        from .watching import watch
 
         return watch(self, render, options, **kwargs)
 
@@ -963,7 +963,7 @@ class RemotionLambda:
         self, render: RenderHandle, options: WatchOptions | None = None, **kwargs: Any
     ) -> Done:
         """``aioremotion.wait(self, render, ...)``: Done, or raises RenderFailed."""
-        from .watch import wait
+        from .watching import wait
 
         return await wait(self, render, options, **kwargs)
 

@@ -34,7 +34,7 @@ from .errors import RemotionError
 from .events import Done, Failed, Progress
 from .handles import RenderHandle
 from .protocol.options import RenderMediaOptions
-from .watch import WatchOptions, watch
+from .watching import WatchOptions, watch
 
 if TYPE_CHECKING:
     from .client import RemotionLambda

@@ -43,7 +43,7 @@ from ..events import Done, Failed
 from ..fanout import StartPacer
 from ..handles import RenderHandle
 from ..protocol.options import RenderMediaOptions
-from ..watch import watch
+from ..watching import watch
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,

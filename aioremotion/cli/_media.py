@@ -14,7 +14,7 @@ from ..events import Done, Failed
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id, file_extension
 from ..protocol.options import RenderMediaOptions, RenderStillOptions
-from ..watch import watch
+from ..watching import watch
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,

@@ -11,7 +11,7 @@ import pytest
 from aioremotion.events import Done, Failed, Progress
 from aioremotion.notebook import LiveProgress, in_notebook
 from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.watch import render
+from aioremotion.watching import render
 
 from .test_watch import FAST
 

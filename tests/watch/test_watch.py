@@ -16,7 +16,7 @@ from aioremotion.events import Done, Failed, Progress, RenderEvent, RenderFailed
 from aioremotion.protocol.naming import speculate_function_name
 from aioremotion.schedule import PollPolicy
 from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.watch import WatchOptions, render, wait, watch
+from aioremotion.watching import WatchOptions, render, wait, watch
 
 FAST = WatchOptions(policy=PollPolicy(first_delay_s=0.01, floor_s=0.01, base_s=0.02,
                                       cap_s=0.1, near_finish_s=0.01))
@@ -163,7 +163,7 @@ async def test_watch_uses_conditional_gets(emulator: RemotionEmulator) -> None:
 SECOND_PROCESS = """
 import asyncio, json, sys
 from aioremotion import RemotionLambda, RenderHandle
-from aioremotion.watch import wait
+from aioremotion.watching import wait
 
 async def main():
     handle = RenderHandle.model_validate_json(sys.argv[1])
@@ -238,7 +238,7 @@ async def test_s3_errors_and_garbage_mid_watch_are_survived(emulator: RemotionEm
 
 async def test_persistent_errors_end_in_a_watch_error(emulator: RemotionEmulator) -> None:
     from aioremotion.testing.s3_faults import FaultyS3Proxy
-    from aioremotion.watch import WatchError
+    from aioremotion.watching import WatchError
 
     emulator.faults.stall_launch()
     async with FaultyS3Proxy(emulator.s3_endpoint) as proxy:
@@ -251,3 +251,12 @@ async def test_persistent_errors_end_in_a_watch_error(emulator: RemotionEmulator
             with pytest.raises(WatchError, match="3 consecutive errors") as info:
                 await collect(remotion, handle, options)
     assert info.value.render == handle  # the handle to resume with is kept
+
+
+def test_top_level_names_are_the_functions_not_modules() -> None:
+    import aioremotion
+    from aioremotion import WatchOptions, render, wait, watch
+
+    assert callable(watch) and callable(wait) and callable(render)
+    assert WatchOptions is aioremotion.WatchOptions
+    assert aioremotion.watch is watch
