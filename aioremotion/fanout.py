@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -30,7 +31,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .errors import RemotionError
+from .errors import ConcurrencyLimitError, RemotionError
 from .events import Done, Failed, Progress
 from .handles import RenderHandle
 from .protocol.options import RenderMediaOptions
@@ -174,6 +175,9 @@ class Batch:
     fail_fast: bool = False
     cancel_remote_on_exit: bool = False
     watch_options: WatchOptions | None = None
+    #: How often a job retries a start that AWS throttled until the client gave up
+    #: (such a start never ran, so retrying cannot start it twice).
+    start_retries: int = 8
     results: list[JobResult] = field(default_factory=list)
     pacer: StartPacer = field(default_factory=StartPacer)
     _tg: TaskGroup | None = None
@@ -183,6 +187,7 @@ class Batch:
     _in_flight: anyio.CapacityLimiter | None = None
     _cancelled_remote: set[str] = field(default_factory=set)
     _running: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
 
     async def __aenter__(self) -> Batch:
         self.pacer.maximum = float(self.max_concurrent_starts)
@@ -260,8 +265,7 @@ class Batch:
         assert self._in_flight is not None
         async with self._in_flight:
             try:
-                async with self.pacer:
-                    result.render = await self.client.render_media(job.options)
+                result.render = await self._start(job)
             except Exception as exc:  # a start that failed: recorded, never raised here
                 result.error = exc
                 self._fail(result)
@@ -276,6 +280,20 @@ class Batch:
                 result.error = exc
             if not result.ok:
                 self._fail(result)
+
+    async def _start(self, job: Job) -> RenderHandle:
+        """Start one render. A start that AWS kept throttling never ran, so it is safe to
+        try again later: the job waits (jittered, growing) and retries, up to
+        ``start_retries`` times, while the pacer has already narrowed the window."""
+        for attempt in range(self.start_retries + 1):
+            try:
+                async with self.pacer:
+                    return await self.client.render_media(job.options)
+            except ConcurrencyLimitError:
+                if attempt == self.start_retries:
+                    raise
+                await anyio.sleep(self._rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _fail(self, result: JobResult) -> None:
         if self.fail_fast and self._failure is None:

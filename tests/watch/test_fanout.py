@@ -180,3 +180,19 @@ async def test_remotion_lambda_fan_out_events_are_tagged(emulator: RemotionEmula
 async def test_batch_requires_async_with() -> None:
     with pytest.raises(RuntimeError):
         Batch(RemotionLambda.__new__(RemotionLambda)).submit({})
+
+
+async def test_a_batch_retries_starts_that_aws_kept_throttling() -> None:
+    """The client gives up after its own attempts; the batch tries again later, because a
+    throttled start never ran. Nothing is lost and nothing starts twice."""
+    config = EmulatorConfig(progress_write_interval_s=0.02, account_concurrency=3,
+                            frame_cost_ms=1)
+    async with RemotionEmulator(config=config) as emulator:
+        async with emulator.client(throttle_retry=ThrottleRetry(attempts=1)) as remotion:
+            with anyio.fail_after(120):
+                results = await render_many(remotion, jobs(emulator, 6),
+                                            max_concurrent_starts=6, watch_options=FAST)
+        assert emulator.functions is not None
+        assert emulator.functions.throttled > 0
+        assert emulator.functions.renders_started == 6
+    assert [r.status for r in results] == ["done"] * 6
