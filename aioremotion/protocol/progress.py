@@ -551,9 +551,11 @@ def compute_render_progress(
     file = progress if isinstance(progress, ProgressFile) else parse_progress_file(progress)
     try:
         return _compute(file, ctx, now_ms=now_ms, output_head=output_head)
-    except (ValidationError, TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
-        if isinstance(exc, (ProgressFileError, InvalidOptionsError)):
+    except (ValidationError, TypeError, ValueError, KeyError, IndexError, AttributeError,
+            ZeroDivisionError, OverflowError, RecursionError) as exc:
+        if isinstance(exc, ProgressFileError):
             raise
+        # Here an InvalidOptionsError (say, an unknown codec) comes from the file's data.
         raise ProgressFileError(
             f"progress.json holds values the progress computation cannot use: {exc}"
         ) from None
