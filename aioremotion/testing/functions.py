@@ -299,6 +299,26 @@ class RemotionFunctions(LambdaBackend):
         with contextlib.suppress(ClientError):
             await self.s3.delete_object(Bucket=bucket, Key=key)
 
+    async def upload_output(
+        self, bucket: str, key: str, body: bytes, params: dict[str, Any]
+    ) -> None:
+        """Upload a render's output as the function does: Content-Type from the key, the
+        ACL from ``privacy``, Content-Disposition from ``downloadBehavior``, and the
+        storage class and metadata when the payload sets them."""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body,
+                                  "ContentType": content_type_for_key(key)}
+        acl = ACLS.get(params.get("privacy") or "public")
+        if acl:
+            kwargs["ACL"] = acl
+        disposition = content_disposition(params.get("downloadBehavior"))
+        if disposition:
+            kwargs["ContentDisposition"] = disposition
+        if params.get("storageClass"):
+            kwargs["StorageClass"] = params["storageClass"]
+        if params.get("metadata"):
+            kwargs["Metadata"] = params["metadata"]
+        await self.s3.put_object(**kwargs)
+
     async def _write_progress(self, bucket: str, render_id: str, body: bytes) -> None:
         await self.s3.put_object(Bucket=bucket, Key=progress_key(render_id), Body=body,
                                  ContentType="application/json", ACL="private")
@@ -430,15 +450,7 @@ class RemotionFunctions(LambdaBackend):
         output = expected_output(render_id=render_id, bucket_name=bucket, render_type="still",
                                  out_name=payload.get("outName"), codec=None, audio_codec=None,
                                  image_format=image_format)
-        kwargs: dict[str, Any] = {"Bucket": output.bucket_name, "Key": output.key, "Body": body,
-                                  "ContentType": content_type_for_key(output.key)}
-        acl = ACLS.get(payload.get("privacy") or "public")
-        if acl:
-            kwargs["ACL"] = acl
-        disposition = content_disposition(payload.get("downloadBehavior"))
-        if disposition:
-            kwargs["ContentDisposition"] = disposition
-        await self.s3.put_object(**kwargs)
+        await self.upload_output(output.bucket_name, output.key, body, payload)
         duration = now_ms() - start
         cost = estimate_price(region=self.region, memory_mb=self.memory_of(function_name),
                               disk_mb=DISK_MB_FOR_PRICE_CALCULATION, lambdas_invoked=1,

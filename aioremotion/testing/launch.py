@@ -24,8 +24,6 @@ from ..protocol.chunks import ChunkPlan, ChunkPlanError, plan_chunks
 from ..protocol.constants import DISK_MB_FOR_PRICE_CALCULATION, POST_RENDER_COST_DISCLAIMER
 from ..protocol.naming import (
     cancel_key,
-    content_disposition,
-    content_type_for_key,
     expected_output,
     file_extension,
     parse_function_name,
@@ -239,7 +237,7 @@ class LaunchJob:
             chunk_files = await self._run_renderers(plan, composition, merged_props,
                                                     Path(workdir), single=single)
             body = await self._combine(plan, composition, chunk_files, Path(workdir), single)
-        await self._upload_output(output.bucket_name, output.key, body)
+        await self.functions.upload_output(output.bucket_name, output.key, body, self.params)
         await self._finish(plan, output.bucket_name, output.key, len(body))
 
     async def _input_props(self) -> dict[str, Any]:
@@ -416,24 +414,6 @@ class LaunchJob:
         if not single:
             self.writer.set(timeToCombine=now_ms() - combine_start)
         return body
-
-    async def _upload_output(self, bucket: str, key: str, body: bytes) -> None:
-        p = self.params
-        kwargs: dict[str, Any] = {
-            "Bucket": bucket, "Key": key, "Body": body,
-            "ContentType": content_type_for_key(key),
-        }
-        acl = ACLS.get(p.get("privacy") or "public")
-        if acl:
-            kwargs["ACL"] = acl
-        disposition = content_disposition(p.get("downloadBehavior"))
-        if disposition:
-            kwargs["ContentDisposition"] = disposition
-        if p.get("storageClass"):
-            kwargs["StorageClass"] = p["storageClass"]
-        if p.get("metadata"):
-            kwargs["Metadata"] = p["metadata"]
-        await self.functions.s3.put_object(**kwargs)
 
     async def _finish(self, plan: ChunkPlan, bucket: str, key: str, size: int) -> None:
         end = now_ms()
