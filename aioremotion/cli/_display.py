@@ -105,7 +105,29 @@ class _PlainState:
     last_at: float = 0.0
 
 
-class RenderReporter:
+class _Console:
+    """What both reporters share: human lines on stderr, above a rich bar if one runs."""
+
+    mode: Mode
+    stream: IO[str]
+    _progress: Any
+
+    def note(self, message: str) -> None:
+        """A human line on stderr (above the bar when there is one)."""
+        if self.mode == "json":
+            return
+        if self._progress is not None:
+            self._progress.console.print(message, highlight=False, markup=False)
+        else:
+            print(message, file=self.stream, flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+class RenderReporter(_Console):
     """Shows one render's events (``render``, ``watch``): use it with ``with``."""
 
     def __init__(self, mode: Mode, label: str, *, stream: IO[str] | None = None,
@@ -124,20 +146,6 @@ class RenderReporter:
             self._progress.start()
             self._task = self._progress.add_task(self.label, total=100, **_fields(None))
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def note(self, message: str) -> None:
-        """A human line on stderr (above the bar when there is one)."""
-        if self.mode == "json":
-            return
-        if self._progress is not None:
-            self._progress.console.print(message, highlight=False, markup=False)
-        else:
-            print(message, file=self.stream, flush=True)
 
     def started(self, handle: RenderHandle, *, resumed: bool = False) -> None:
         """The render was accepted (or is being followed)."""
@@ -184,7 +192,7 @@ class _Job:
 
 
 @dataclass
-class BatchReporter:
+class BatchReporter(_Console):
     """Shows a batch: a bar per active render plus a total (or plain lines, or JSON Lines
     of events tagged with each job's ``key`` and ``line``)."""
 
@@ -208,24 +216,10 @@ class BatchReporter:
                 **self._total_fields())
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
     def _total_fields(self) -> dict[str, str]:
         return {"frames": f"{self.finished}/{self.total} jobs",
                 "chunks": f"{self.failed} failed" if self.failed else "",
                 "eta": "", "cost": ""}
-
-    def note(self, message: str) -> None:
-        """A human line on stderr."""
-        if self.mode == "json":
-            return
-        if self._progress is not None:
-            self._progress.console.print(message, highlight=False, markup=False)
-        else:
-            print(message, file=self.stream, flush=True)
 
     def started(self, index: int, label: str, tags: dict[str, Any], handle: RenderHandle,
                 *, resumed: bool) -> None:
