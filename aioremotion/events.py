@@ -49,7 +49,9 @@ class Progress(_Event):
     lambdas_invoked: int = 0
     cost_so_far: float = 0.0
     cost_display: str | None = None
-    #: Seconds until the render is predicted to finish (from its progress rate).
+    #: Seconds until the current stage is predicted to end, from its rate so far: first
+    #: rendering the frames, then combining the chunks (the last stage, so then until
+    #: the render finishes). None until there is a rate.
     eta_seconds: float | None = None
     #: True when re-sent by the heartbeat without a change.
     heartbeat: bool = False

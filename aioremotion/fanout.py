@@ -121,8 +121,21 @@ class BatchFailed(RemotionError):
 
 
 class StartPacer:
-    """An AIMD window on concurrent starts: halves on a throttle (at most once per
-    ``cooldown_s``), grows by ``1/window`` per successful start, between 1 and ``maximum``.
+    """A window on concurrent starts, paced like TCP congestion control.
+
+    Until AWS first throttles, it grows by one per successful start (slow start: the
+    window doubles every round of starts, so a batch reaches its ``maximum`` within a
+    few round trips). After a throttle it is AIMD: it halves on a throttle (at most once
+    per ``cooldown_s``) and grows by ``1/window`` per successful start, between 1 and
+    ``maximum``.
+
+    Example:
+        >>> pacer = StartPacer(initial=4, maximum=50, clock=lambda: 0.0)
+        >>> pacer.slow_start, pacer.window
+        (True, 4.0)
+        >>> pacer.on_throttle()
+        >>> pacer.slow_start, pacer.window
+        (False, 2.0)
     """
 
     def __init__(self, *, initial: float = 8, maximum: float = 50, cooldown_s: float = 1.0,
@@ -134,26 +147,32 @@ class StartPacer:
         self.throttles = 0
         self._clock = clock or anyio.current_time
         self._last_cut = -math.inf
-        self._changed = anyio.Event()
+        self._changed: anyio.Event | None = None
+        self.slow_start = True
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     async def __aenter__(self) -> None:
         while self.in_flight >= max(1, int(self.window)):
+            if self._changed is None:
+                self._changed = anyio.Event()
             await self._changed.wait()
         self.in_flight += 1
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *args: object) -> None:
         self.in_flight -= 1
         if exc_type is None:
-            self.window = min(self.maximum, self.window + 1 / self.window)
+            growth = 1.0 if self.slow_start else 1 / self.window
+            self.window = min(self.maximum, self.window + growth)
         self._notify()
 
     def on_throttle(self) -> None:
         """Called by the client whenever AWS answers 429."""
         self.throttles += 1
+        self.slow_start = False
         now = self._clock()
         if now - self._last_cut >= self.cooldown_s:
             self._last_cut = now

@@ -18,6 +18,9 @@ The rules, in order:
   ``eta_samples`` increasing progress values) and it is within ``near_finish_window_s``
   (before or after), read every ``near_finish_s`` instead of backing off; never sleep
   past the predicted finish, nor past the start of that window;
+* while that window is still ahead, sleep ``eta_share`` of the time left until it
+  (at least the wait the rules above give, at most ``cap_s``): a render predicted to
+  end in a minute is read a few times on the way, not every ``base_s``;
 * after a transient error (throttling, a 5xx, a timeout), back off on a separate
   counter, also capped at ``cap_s``, which wins over the near-finish cadence (do not
   hammer a throttled bucket); a successful read resets it;
@@ -93,6 +96,9 @@ class PollPolicy:
         jitter: the share of the backoff interval that is randomized: 1.0 is full jitter
             (uniform between ``floor_s`` and the backoff ceiling), 0.0 none.
         eta_samples: how many recent increasing progress samples the ETA fit uses.
+        eta_share: while the predicted finish is more than ``near_finish_window_s``
+            away, the share of the time left until that window to sleep after a read
+            (at most ``cap_s``); 0 keeps the ``base_s`` cadence for the whole render.
         cost_latency: the trade-off this policy was derived from by :meth:`for_tradeoff`,
             0 = lowest latency … 1 = lowest cost. It is a record, not a control:
             constructing ``PollPolicy(cost_latency=...)`` directly does not rescale the
@@ -119,6 +125,7 @@ class PollPolicy:
     near_finish_window_s: float = 2.0
     jitter: float = 1.0
     eta_samples: int = 5
+    eta_share: float = 0.25
     cost_latency: float = 0.5
 
     def __post_init__(self) -> None:
@@ -152,7 +159,7 @@ class PollPolicy:
             if self.cap_s >= self.base_s and getattr(self, name) > self.cap_s:
                 problems.append((name, f"must be <= cap_s ({self.cap_s!r}); "
                                        f"got {getattr(self, name)!r}"))
-        for name in ("jitter", "cost_latency"):
+        for name in ("jitter", "eta_share", "cost_latency"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append((name, f"must be between 0 and 1; got {getattr(self, name)!r}"))
         if problems:
@@ -163,15 +170,18 @@ class PollPolicy:
         """A policy scaled along one axis: 0 = lowest latency … 1 = lowest cost.
 
         0.5 gives the defaults. Towards 1 every interval grows (``base_s`` 0.5 → 2 s,
-        ``cap_s`` 8 → 32 s, ``near_finish_s`` 0.3 → 0.6 s, ``first_delay_s`` 0.25 → 1 s),
-        the backoff steepens (2 → 2.5) and the tight window around the predicted finish
-        narrows (±2 → ±1 s). Towards 0 the opposite, with every interval held at or
-        above the 250 ms floor (``cap_s`` 2 s, ``backoff`` 1.5, window ±4 s).
+        ``cap_s`` 8 → 32 s, ``near_finish_s`` 0.3 → 0.6 s, ``first_delay_s`` 0.25 → 3 s:
+        the first look then usually finds the frames rendering), the backoff steepens
+        (2 → 2.5), the share of the predicted time left that is slept grows
+        (``eta_share`` 0.25 → 0.6) and the tight window around the predicted
+        finish narrows (±2 → ±1 s). Towards 0 the opposite, with every interval held at
+        or above the 250 ms floor (``cap_s`` 2 s, ``backoff`` 1.5, ``eta_share`` 0.1,
+        window ±4 s).
 
         Example:
             >>> p = PollPolicy.for_tradeoff(1.0)
-            >>> p.base_s, p.cap_s, p.near_finish_s, p.near_finish_window_s
-            (2.0, 32.0, 0.6, 1.0)
+            >>> p.base_s, p.cap_s, p.near_finish_s, p.near_finish_window_s, p.eta_share
+            (2.0, 32.0, 0.6, 1.0, 0.6)
             >>> PollPolicy.for_tradeoff(0.0).base_s
             0.25
             >>> PollPolicy.for_tradeoff(0.5) == PollPolicy()
@@ -186,7 +196,7 @@ class PollPolicy:
         s = 2.0 * float(cost_latency) - 1.0  # -1 (latency) .. 0 (default) .. +1 (cost)
         floor = _PROGRESS_FILE_PERIOD_S
         return cls(
-            first_delay_s=max(floor, _tradeoff_scale(0.25, 4.0, s)),
+            first_delay_s=max(floor, _tradeoff_scale(0.25, 12.0 if s > 0 else 4.0, s)),
             floor_s=floor,
             base_s=max(floor, _tradeoff_scale(0.5, 4.0, s)),
             cap_s=_tradeoff_scale(8.0, 4.0, s),
@@ -194,6 +204,7 @@ class PollPolicy:
             near_finish_s=max(floor, _tradeoff_scale(0.3, 2.0, s)),
             near_finish_window_s=_tradeoff_scale(2.0, 2.0, -s),
             jitter=1.0,
+            eta_share=_tradeoff_scale(0.25, 2.4 if s > 0 else 2.5, s),
             cost_latency=float(cost_latency),
         )
 
@@ -204,7 +215,9 @@ class PollPolicy:
 
     @classmethod
     def cheap(cls) -> PollPolicy:
-        """The fewest reads (``for_tradeoff(1.0)``); completion may be noticed ~1-2 s later."""
+        """The fewest reads (``for_tradeoff(1.0)``): about 5-12 per render, whatever its
+        length. Completion may be noticed up to about 1 s later than with
+        :meth:`default`, and progress is seen far less often (sleeps of up to 32 s)."""
         return cls.for_tradeoff(1.0)
 
 
@@ -220,8 +233,8 @@ class PollSchedule:
         >>> import random
         >>> s = PollSchedule(PollPolicy.cheap(), rng=random.Random(1), start=100.0,
         ...                  deadline=103.0)
-        >>> s.next_delay(100.0)
-        1.0
+        >>> s.next_delay(100.0)                      # first_delay_s is 3.0
+        3.0
         >>> s.observe(101.0, changed=True, progress=0.10)
         >>> s.next_delay(101.0)                      # base_s is 2.0
         2.0
@@ -249,6 +262,9 @@ class PollSchedule:
         self._rng = rng if rng is not None else random.Random()
         self._samples: deque[tuple[float, float]] = deque(maxlen=self.policy.eta_samples)
         self._finish: float | None = None
+        self._stage: str | None = None
+        self._origin: float | None = None
+        self._last_stage = True
         self._last_seen: float | None = None
         self._idle = 0
         self._errors = 0
@@ -256,16 +272,47 @@ class PollSchedule:
 
     # ------------------------------------------------------------------ observations
 
-    def observe(self, now: float, *, changed: bool, progress: float | None) -> None:
+    def observe(self, now: float, *, changed: bool, progress: float | None,
+                stage: str | None = None, last_stage: bool = True) -> None:
         """Record a successful read at ``now``.
 
         ``changed`` is whether progress.json differed from the previous read (a new ETag
         or new values; a 404 before the file exists counts as unchanged). ``progress`` is
-        the overall progress 0..1 if known; values outside are clamped, NaN is ignored.
-        Only changed reads with a progress above the last sample's feed the ETA fit (and
-        not 0, which lasts however long the render takes to start).
+        the progress 0..1 if known; values outside are clamped, NaN is ignored. Only
+        changed reads with a progress above the last sample's feed the ETA fit (and not
+        0, which lasts however long the render takes to start).
+
+        ``stage`` names the phase ``progress`` measures, when the caller tracks phases
+        that run at different speeds (Remotion renders the frames, then combines the
+        chunks). A new stage starts a new fit, whose first line is drawn from the first
+        read of the stage (it began at or before it, so the prediction errs early).
+        ``last_stage=False`` says that the predicted end is not the render's finish: one
+        read is landed on it (to see the next stage begin) instead of the tight
+        near-finish cadence, which is kept for the end of the last stage.
+
+        Example:
+            >>> s = PollSchedule(PollPolicy.cheap(), start=0.0)
+            >>> s.observe(10.0, changed=True, progress=0.25, stage="frames")
+            >>> s.observe(20.0, changed=True, progress=0.75, stage="frames")
+            >>> s.predicted_finish                   # the frames should be done at 25 s
+            25.0
+            >>> s.observe(25.0, changed=True, progress=0.0, stage="combine")
+            >>> s.predicted_finish is None           # no sample of the new stage yet
+            True
+            >>> s.observe(26.0, changed=True, progress=0.25, stage="combine")
+            >>> s.predicted_finish                   # a quarter in 1 s since 25 s
+            29.0
         """
         now = self._tick(now)
+        if stage is not None and stage != self._stage:
+            if self._stage is not None:
+                self._samples.clear()
+                self._finish = None  # that was the end of the previous stage
+                # The stage began at or before this read: drawing the first sample's line
+                # from here errs towards an early finish (a read too many, not a late one).
+                self._origin = now
+            self._stage = stage
+        self._last_stage = last_stage
         self._errors = 0
         if changed:
             self._idle = 0
@@ -278,7 +325,9 @@ class PollSchedule:
             # Non-increasing values say nothing about the rate, and neither does 0.
             if p > 0.0 and (not self._samples or p > self._samples[-1][1]):
                 self._samples.append((now, p))
-                self._finish = self._fit_finish()
+                fitted = self._fit_finish()
+                if fitted is not None:  # else the previous prediction stands
+                    self._finish = fitted
 
     def observe_error(self, now: float) -> None:
         """Record a failed read (throttled, 5xx, timeout): the next waits back off."""
@@ -362,7 +411,7 @@ class PollSchedule:
         return ceiling - self.policy.jitter * self._rng.random() * (ceiling - floor)
 
     def _near_finish(self, now: float) -> bool:
-        if self._finish is None:
+        if self._finish is None or not self._last_stage:
             return False
         return abs(now - self._finish) <= self.policy.near_finish_window_s
 
@@ -372,9 +421,19 @@ class PollSchedule:
         if finish is None:
             return delay
         policy = self.policy
+        if not self._last_stage:  # a stage's end: land one read just after it, no window
+            ahead = finish + policy.floor_s - now
+            if ahead <= 0:
+                return delay
+            if self._errors == 0:
+                delay = max(delay, min(policy.cap_s, policy.eta_share * ahead))
+            return min(delay, ahead)
         window_start = finish - policy.near_finish_window_s
-        if now < window_start:  # do not sleep past the start of the window
-            return min(delay, window_start - now)
+        if now < window_start:  # sleep towards the window, never past its start
+            ahead = window_start - now
+            if self._errors == 0:
+                delay = max(delay, min(policy.cap_s, policy.eta_share * ahead))
+            return min(delay, ahead)
         if now > finish + policy.near_finish_window_s:  # stale prediction
             return delay
         delay = min(delay, policy.near_finish_s)
@@ -388,7 +447,12 @@ class PollSchedule:
         if samples[-1][1] >= 1.0:
             return samples[-1][0]
         if len(samples) < 2:
-            return None
+            origin = self._origin
+            t, p = samples[0]
+            if origin is None or origin >= t:
+                return None
+            finish = origin + (t - origin) / p
+            return finish if math.isfinite(finish) else None
         n = len(samples)
         mean_t = math.fsum(t for t, _ in samples) / n
         mean_p = math.fsum(p for _, p in samples) / n

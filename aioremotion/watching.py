@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .errors import ProgressFileError, RemotionError, RenderNotFoundError
 from .events import Done, Failed, Progress, RenderFailed, event_from_progress
 from .handles import RenderHandle
-from .protocol.progress import ProgressFile, RenderProgress
+from .protocol.progress import ProgressFile, RenderProgress, frame_count
 from .schedule import PollPolicy, PollSchedule
 
 if TYPE_CHECKING:
@@ -156,7 +156,9 @@ async def watch(
             return
 
         best = max(best, event.progress)
-        schedule.observe(now, changed=changed, progress=best)
+        stage, stage_progress = _stage_of(progress)
+        schedule.observe(now, changed=changed, progress=stage_progress, stage=stage,
+                         last_stage=stage == "combine")
         eta = schedule.eta(now)
         event = event.model_copy(update={"progress": best, "eta_seconds": eta})
         if last is None or _differs(event, last):
@@ -165,6 +167,25 @@ async def watch(
         elif opts.heartbeat_s is not None and now - last_sent_at >= opts.heartbeat_s:
             last_sent_at = now
             yield last.model_copy(update={"heartbeat": True, "eta_seconds": eta})
+
+
+def _stage_of(progress: RenderProgress) -> tuple[str, float | None]:
+    """The phase a render is in and how far along it is, for the poll schedule.
+
+    Rendering the frames and combining the chunks run at very different speeds (the
+    overall progress gives combining a tenth however long it takes), so the schedule
+    predicts the end of each on its own: ``frames`` (frames rendered of the total),
+    then ``combine`` (frames combined). Before the metadata exists: ``starting``.
+    """
+    metadata = progress.render_metadata
+    if metadata is None or not metadata.frame_range or len(metadata.frame_range) < 2:
+        return "starting", None
+    total = frame_count(metadata.frame_range, metadata.every_nth_frame or 1)
+    if total <= 0:
+        return "starting", None
+    if progress.frames_rendered < total:
+        return "frames", progress.frames_rendered / total
+    return "combine", min(1.0, progress.combined_frames / total)
 
 
 def _differs(a: Progress, b: Progress) -> bool:

@@ -1,17 +1,20 @@
 """Benchmark 1: what watching a render costs, against how soon its end is noticed.
 
-N renders of varied length (a few seconds to a few minutes of Lambda time, shrunk by the
-emulator's ``speed``) run on the local emulator. Every render is watched by each of these
-strategies at once (all five watch the *same* renders, so each render's "output written"
-moment is the same for all of them and the comparison is paired):
+N renders of varied length (5 s to 4 min of Lambda time, log-uniform) run on the local
+emulator, in *simulated time*: the emulator runs ``speed`` times faster, and so does every
+watcher (the 1 s loops sleep ``1/speed`` s, aioremotion's watcher gets a clock and a sleep
+scaled by ``speed``), so each strategy sees exactly what it would see at full length. All
+times reported (durations, latencies, freshness) are simulated seconds. Every render is
+watched by each of these strategies at once (all watch the *same* renders, so each
+render's "output written" moment is the same for all and the comparison is paired):
 
   a  the Next.js template's loop: the status Lambda (``getRenderProgress``) every 1 s
   b  progress.json from S3 every 1 s, no ETag (the JS client's ``skipLambdaInvocation``)
   c  the official Python SDK's ``AsyncRemotionClient.get_render_progress`` every 1 s
   d  ``aioremotion.watching`` with ``PollPolicy.default()``
   e  ``aioremotion.watching`` with ``PollPolicy.cheap()`` (tuned for cost)
-  f  (extra, not one of the issue's five) ``cheap()`` with ``base_s=5``: how much of
-     (e)'s cost is the cadence while progress changes
+  f  (extra, not one of the issue's five) ``cheap()`` with ``eta_share=0``: the same
+     policy without sleeping towards the predicted finish, to show what that rule buys
 
 Each strategy runs in its own process, behind its own loopback proxies (one in front of
 S3, one in front of the Lambda API) that record every request with its status, so the
@@ -58,9 +61,9 @@ STRATEGIES = {
     "c": "official SDK AsyncRemotionClient every 1 s",
     "d": "aioremotion watch, PollPolicy.default()",
     "e": "aioremotion watch, PollPolicy.cheap()",
-    # Not one of the issue's five: cheap() polling less while progress changes, to show
-    # where (e)'s requests go (see the README). Not used for the targets.
-    "f": "extra: cheap() with base_s=5 s",
+    # Not one of the issue's five: cheap() without sleeping towards the predicted finish
+    # (the policy before eta_share existed), to show what that rule buys. Not a target row.
+    "f": "extra: cheap() with eta_share=0",
 }
 
 # Prices (us-east-1). S3 GET and HEAD: $0.0004 per 1,000 requests; a conditional GET
@@ -197,9 +200,10 @@ class Watched:
 
 async def _poll_every_second(
     read: Callable[[], Awaitable[tuple[tuple[int, int, int], bool]]], seen: Watched,
-    deadline_s: float,
+    deadline_s: float, time_scale: float,
 ) -> None:
-    """The 1 s loops (a, b, c): read, record, stop at a terminal state, sleep 1 s."""
+    """The 1 s loops (a, b, c): read, record, stop at a terminal state, sleep 1 s
+    (simulated: ``1 / time_scale`` real seconds)."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         seen.polls += 1
@@ -213,7 +217,7 @@ async def _poll_every_second(
             if terminal:
                 seen.terminal_at, seen.outcome = now, "terminal"
                 return
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0 / time_scale)
 
 
 async def run_watcher(args: argparse.Namespace) -> None:
@@ -229,6 +233,7 @@ async def run_watcher(args: argparse.Namespace) -> None:
 
     env = json.loads(args.env)
     strategy = args.strategy
+    scale = args.speed
     deadline_s = 300.0
     seen: dict[str, Watched] = {}
     async with FaultyS3Proxy(env["s3"]) as s3_proxy, \
@@ -272,7 +277,7 @@ async def run_watcher(args: argparse.Namespace) -> None:
                     return ((p.frames_rendered, p.chunks, p.lambdas_invoked),
                             p.done or p.fatal_error_encountered)
 
-                await _poll_every_second(read_aio, record, deadline_s)
+                await _poll_every_second(read_aio, record, deadline_s, scale)
             elif strategy == "c":
 
                 async def read_sdk() -> tuple[tuple[int, int, int], bool]:
@@ -280,13 +285,21 @@ async def run_watcher(args: argparse.Namespace) -> None:
                     return ((p.framesRendered, p.chunks, p.lambdasInvoked),
                             bool(p.done or getattr(p, "fatalErrorEncountered", False)))
 
-                await _poll_every_second(read_sdk, record, deadline_s)
+                await _poll_every_second(read_sdk, record, deadline_s, scale)
             else:
                 policy = {"d": PollPolicy.default(), "e": PollPolicy.cheap(),
-                          "f": dataclasses.replace(PollPolicy.cheap(), base_s=5.0)}[strategy]
+                          "f": dataclasses.replace(PollPolicy.cheap(), eta_share=0.0),
+                          }[strategy]
+
+                def clock() -> float:  # simulated seconds
+                    return time.monotonic() * scale
+
+                async def sleep(seconds: float) -> None:
+                    await asyncio.sleep(seconds / scale)
 
                 async def consume() -> None:
-                    async for event in watch(client, handle, WatchOptions(policy=policy)):
+                    async for event in watch(client, handle, WatchOptions(policy=policy),
+                                             clock=clock, sleep=sleep):
                         now = time.time()
                         if event.type == "progress":
                             record.observations.append(
@@ -365,7 +378,7 @@ async def run(setup: Setup) -> dict[str, Any]:
         env = json.loads(env_line)
         for name in STRATEGIES:
             watchers[name] = await _spawn("--role", "watcher", "--strategy", name,
-                                          "--env", env_line,
+                                          "--env", env_line, "--speed", str(setup.speed),
                                           "--out", str(workdir / f"watcher-{name}.json"))
         for proc in watchers.values():
             assert await _read_line(proc) == "ready"
@@ -445,6 +458,7 @@ def analyse(setup: Setup, started: dict[str, dict[str, Any]], emulated: dict[str
             seen: dict[str, dict[str, Any]], wall: float) -> dict[str, Any]:
     writes: dict[str, list[list[Any]]] = emulated["writes"]
     n = len(started)
+    k = setup.speed  # real seconds -> simulated seconds
     invoke_usd = status_invoke_usd()
     # "output written": postRenderData.endTime, stamped right after the output upload;
     # "published": when the progress.json holding it had been uploaded (the emulator's
@@ -456,12 +470,12 @@ def analyse(setup: Setup, started: dict[str, dict[str, Any]], emulated: dict[str
     details = {rid: {"world_s": plan["world_s"], "chunks":
                      plan["options"]["force_duration_in_frames"]
                      // plan["options"]["frames_per_lambda"],
-                     "seconds": (end_at[rid] - writes[rid][0][0]) if end_at[rid] else None,
-                     "publish_delay_s": (published_at[rid] - end_at[rid])
+                     "seconds": k * (end_at[rid] - writes[rid][0][0]) if end_at[rid] else None,
+                     "publish_delay_s": k * (published_at[rid] - end_at[rid])
                      if end_at[rid] and published_at[rid] else None,
                      "detect_s": {}}
                for rid, plan in started.items()}
-    durations = sorted(end_at[rid] - writes[rid][0][0] for rid in started
+    durations = sorted(k * (end_at[rid] - writes[rid][0][0]) for rid in started
                        if end_at[rid] is not None)
     rows = []
     for name, label in STRATEGIES.items():
@@ -473,11 +487,11 @@ def analyse(setup: Setup, started: dict[str, dict[str, Any]], emulated: dict[str
             if watched is None or watched["terminal_at"] is None or end_at[rid] is None:
                 missing += 1
                 continue
-            latencies.append(watched["terminal_at"] - end_at[rid])
-            from_publish.append(watched["terminal_at"] - published_at[rid])
+            latencies.append(k * (watched["terminal_at"] - end_at[rid]))
+            from_publish.append(k * (watched["terminal_at"] - published_at[rid]))
             details[rid]["detect_s"][name] = round(latencies[-1], 3)
-            delays += _notice_delays(writes[rid], watched["observations"],
-                                     watched["terminal_at"])
+            delays += [k * d for d in _notice_delays(writes[rid], watched["observations"],
+                                                     watched["terminal_at"])]
         s3_requests = counts["s3_get_200"] + counts["s3_get_304"] + counts["s3_head"]
         usd = counts["lambda_invokes"] * invoke_usd + s3_requests * S3_GET_USD
         rows.append({
@@ -546,7 +560,8 @@ def analyse(setup: Setup, started: dict[str, dict[str, Any]], emulated: dict[str
 def report(result: dict[str, Any]) -> None:
     rs = result["render_seconds"]
     print(f"\n{result['renders']} renders, {rs['min']:.1f}-{rs['max']:.1f} s each "
-          f"(p50 {rs['p50']:.1f} s), {result['wall_seconds']:.0f} s wall; emulator CPU "
+          f"(p50 {rs['p50']:.1f} s; simulated seconds, speed {result['setup']['speed']:g}), "
+          f"{result['wall_seconds']:.0f} s wall; emulator CPU "
           f"{result['emulator']['cpu_share']:.0%} of one core; load average "
           f"{result['load_average']['before'][0]:.2f} before, "
           f"{result['load_average']['after'][0]:.2f} after")
@@ -592,11 +607,11 @@ def main() -> None:
         asyncio.run(run_watcher(args))
         return
     if args.quick:
-        setup = Setup(renders=args.renders or 12, min_world_s=6, max_world_s=60, speed=3,
+        setup = Setup(renders=args.renders or 12, min_world_s=5, max_world_s=90, speed=2.5,
                       stagger_s=4)
     else:
-        setup = Setup(renders=args.renders or 30, min_world_s=6, max_world_s=180, speed=3,
-                      stagger_s=10)
+        setup = Setup(renders=args.renders or 30, min_world_s=5, max_world_s=240, speed=2.5,
+                      stagger_s=20)
     load_before = os.getloadavg()
     result = asyncio.run(run(setup))
     result["load_average"] = {"before": load_before, "after": os.getloadavg()}

@@ -119,8 +119,8 @@ def test_policy_is_frozen() -> None:
 def test_first_delay() -> None:
     assert schedule(start=50.0).next_delay(50.0) == 0.25
     cheap = schedule(PollPolicy.cheap(), start=50.0)
-    assert cheap.next_delay(50.0) == 1.0
-    assert cheap.next_delay(50.6) == pytest.approx(0.4)  # counted from start
+    assert cheap.next_delay(50.0) == 3.0
+    assert cheap.next_delay(50.6) == pytest.approx(2.4)  # counted from start
     assert cheap.next_delay(55.0) == 0.25  # late: still never below the floor
 
 
@@ -304,7 +304,8 @@ def test_progress_reaching_one_pins_the_finish() -> None:
 
 
 def test_near_the_predicted_finish_the_delay_tightens() -> None:
-    s = steady(schedule(), rate=0.1, until=0.5)  # p 0.5 at 5.5, finish at 10.5
+    fixed = dataclasses.replace(DEFAULT, eta_share=0.0)  # keep base_s while far
+    s = steady(schedule(fixed), rate=0.1, until=0.5)  # p 0.5 at 5.5, finish at 10.5
     assert s.predicted_finish == pytest.approx(10.5)
     assert s.next_delay(5.5) == 0.5  # far: base_s
     s.observe(8.0, changed=True, progress=0.75)  # 2.5 s out: window is 2 s
@@ -526,3 +527,55 @@ def test_the_knob_trades_polls_for_latency_overall() -> None:
         totals.append((polls, latency))
     assert totals[0][0] > totals[1][0] > totals[2][0]
     assert totals[0][1] < totals[1][1] < totals[2][1]
+
+
+# ---------------------------------------------------------------- staged renders
+
+
+def staged_progress(t: float, frames_end: float, combine_s: float) -> tuple[str, float, bool]:
+    """Like Remotion: 2 s starting, frames linear until ``frames_end``, then combining
+    (half written at half time, all at the end); returns (stage, progress, last stage)."""
+    if t < 2.0:
+        return "starting", 0.0, False
+    if t < frames_end:
+        return "frames", (t - 2.0) / (frames_end - 2.0), False
+    combined = 0.0 if t < frames_end + combine_s / 2 else 0.5 if t < frames_end + combine_s else 1.0
+    return "combine", combined, True
+
+
+def simulate_staged(policy: PollPolicy, frames_end: float, combine_s: float,
+                    seed: int) -> tuple[int, float]:
+    """(reads, latency) for a staged render that is done 0.2 s after combining ends."""
+    finish = frames_end + combine_s + 0.2
+    s = PollSchedule(policy, rng=random.Random(seed), start=0.0)
+    now, polls, last = 0.0, 0, None
+    while True:
+        now += s.next_delay(now)
+        polls += 1
+        written = math.floor(now / WRITE_PERIOD) * WRITE_PERIOD
+        if written >= finish:
+            return polls, now - finish
+        stage, value, last_stage = staged_progress(written, frames_end, combine_s)
+        key = (stage, round(value, 9))
+        s.observe(now, changed=key != last, progress=None if stage == "starting" else value,
+                  stage=stage, last_stage=last_stage)
+        last = key
+
+
+@pytest.mark.parametrize("length", [10.0, 30.0, 60.0, 120.0])
+def test_cheap_staged_render_costs_a_few_reads_and_is_seen_soon(length: float) -> None:
+    runs = [simulate_staged(PollPolicy.cheap(), length - 3.2, 3.0, seed) for seed in range(5)]
+    reads = sum(r for r, _ in runs) / len(runs)
+    latency = sum(lat for _, lat in runs) / len(runs)
+    print(f"{length:.0f} s: {reads:.1f} reads, {latency:.2f} s latency")
+    assert reads <= 12  # about constant: reading every second would cost `length` reads
+    assert latency <= 1.0
+
+
+def test_staged_reads_grow_slower_than_the_render() -> None:
+    def reads(length: float) -> float:
+        runs = [simulate_staged(PollPolicy.default(), length - 3.2, 3.0, s) for s in range(5)]
+        return sum(r for r, _ in runs) / len(runs)
+
+    short, long = reads(20.0), reads(160.0)
+    assert long < 2.5 * short  # 8x the length, far less than 8x the reads

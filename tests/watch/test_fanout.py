@@ -155,12 +155,35 @@ def test_start_pacer_halves_on_throttles_and_recovers_slowly() -> None:
     assert pacer.window == 4
 
 
-async def test_start_pacer_grows_additively() -> None:
-    pacer = StartPacer(initial=2, maximum=4)
+async def test_start_pacer_slow_starts_until_the_first_throttle() -> None:
+    pacer = StartPacer(initial=2, maximum=64, clock=lambda: 0.0)
+    for _ in range(6):  # one per success: 2 -> 8
+        async with pacer:
+            pass
+    assert pacer.window == 8 and pacer.slow_start
+    for _ in range(100):
+        async with pacer:
+            pass
+    assert pacer.window == 64  # capped at maximum
+    pacer.on_throttle()
+    assert pacer.window == 32 and not pacer.slow_start
+
+
+async def test_start_pacer_grows_additively_after_a_throttle() -> None:
+    pacer = StartPacer(initial=4, maximum=4, clock=lambda: 0.0)
+    pacer.on_throttle()  # 4 -> 2, congestion avoidance from now on
     for _ in range(4):
         async with pacer:
             pass
     assert 2 < pacer.window < 4
+
+
+async def test_start_pacer_failed_starts_do_not_grow_the_window() -> None:
+    pacer = StartPacer(initial=2, maximum=8)
+    with pytest.raises(RuntimeError):
+        async with pacer:
+            raise RuntimeError("start failed")
+    assert pacer.window == 2 and pacer.in_flight == 0
 
 
 async def test_remotion_lambda_fan_out_events_are_tagged(emulator: RemotionEmulator) -> None:

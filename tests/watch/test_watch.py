@@ -16,6 +16,7 @@ from aioremotion.events import Done, Failed, Progress, RenderEvent, RenderFailed
 from aioremotion.protocol.naming import speculate_function_name
 from aioremotion.schedule import PollPolicy
 from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.testing.functions import EmulatorConfig
 from aioremotion.watching import WatchOptions, render, wait, watch
 
 FAST = WatchOptions(policy=PollPolicy(first_delay_s=0.01, floor_s=0.01, base_s=0.02,
@@ -260,3 +261,41 @@ def test_top_level_names_are_the_functions_not_modules() -> None:
     assert callable(watch) and callable(wait) and callable(render)
     assert WatchOptions is aioremotion.WatchOptions
     assert aioremotion.watch is watch
+
+
+async def test_a_long_render_costs_a_few_reads_in_simulated_time() -> None:
+    """A 60 s render (the emulator and the watcher both run 20x faster) is watched with
+    far fewer reads than a once-a-second loop would make, and ends in one Done."""
+    speed = 20.0
+    config = EmulatorConfig(speed=speed, frame_cost_ms=300, invoke_latency_ms=800,
+                            combine_cost_ms=3000, progress_write_interval_s=0.25 / speed)
+    reads = 0
+
+    def clock() -> float:
+        return time.monotonic() * speed
+
+    async def nap(seconds: float) -> None:
+        await anyio.sleep(seconds / speed)
+
+    async with RemotionEmulator(config=config) as emulator, emulator.client() as remotion:
+        original = remotion.read_progress_file
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await original(*args, **kwargs)
+
+        remotion.read_progress_file = counted  # type: ignore[method-assign]
+        # 4 chunks of 185 frames at 300 ms: about 60 s of Lambda time
+        handle = await remotion.render_media(serve_url=emulator.serve_url, frames_per_lambda=185,
+                                             force_duration_in_frames=740, **HELLO)
+        started = clock()
+        with anyio.fail_after(60):
+            events = [e async for e in watch(remotion, handle,
+                                             WatchOptions(policy=PollPolicy.cheap()),
+                                             clock=clock, sleep=nap)]
+        simulated = clock() - started
+    assert [e.type for e in events].count("done") == 1 and events[-1].type == "done"
+    assert simulated > 55  # it really was a minute-long render
+    print(f"{reads} reads over {simulated:.0f} simulated seconds")
+    assert reads <= 20, reads  # a 1 s loop: about 60
