@@ -160,6 +160,8 @@ class ProgressRead:
     file: ProgressFile | None
     etag: str | None
     not_modified: bool
+    #: The body as read (``None`` on a 304); a watcher keeps it rather than ``file``.
+    raw: bytes | None = None
 
 
 def _error_code(exc: ClientError) -> str:
@@ -740,7 +742,8 @@ class RemotionLambda:
                 raise RenderNotFoundError(ref.render_id, ref.bucket_name, self.region) from exc
             raise
         return ProgressRead(
-            file=parse_progress_file(data), etag=response.get("ETag"), not_modified=False
+            file=parse_progress_file(data), etag=response.get("ETag"), not_modified=False,
+            raw=data,
         )
 
     async def head_output(self, request: OutputHeadRequest) -> OutputHead | None:

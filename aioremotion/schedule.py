@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
 from dataclasses import dataclass, fields
 
 from .errors import InvalidOptionsError
@@ -260,7 +259,8 @@ class PollSchedule:
         self.start: float = _finite("start", start)
         self.deadline: float | None = None if deadline is None else _finite("deadline", deadline)
         self._rng = rng if rng is not None else random.Random()
-        self._samples: deque[tuple[float, float]] = deque(maxlen=self.policy.eta_samples)
+        # A list trimmed to eta_samples (a deque's first block alone is ~0.7 KB).
+        self._samples: list[tuple[float, float]] = []
         self._finish: float | None = None
         self._stage: str | None = None
         self._origin: float | None = None
@@ -325,6 +325,7 @@ class PollSchedule:
             # Non-increasing values say nothing about the rate, and neither does 0.
             if p > 0.0 and (not self._samples or p > self._samples[-1][1]):
                 self._samples.append((now, p))
+                del self._samples[: -self.policy.eta_samples]
                 fitted = self._fit_finish()
                 if fitted is not None:  # else the previous prediction stands
                     self._finish = fitted
