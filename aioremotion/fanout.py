@@ -31,7 +31,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .errors import ConcurrencyLimitError, RemotionError
+from .errors import ConcurrencyLimitError, RemotionError, StartOutcomeUnknownError
 from .events import Done, Failed, Progress
 from .handles import RenderHandle
 from .protocol.options import RenderMediaOptions
@@ -197,6 +197,12 @@ class Batch:
     #: How often a job retries a start that AWS throttled until the client gave up
     #: (such a start never ran, so retrying cannot start it twice).
     start_retries: int = 8
+    #: A start call, once sent, is shielded from the batch's cancellation for up to this
+    #: long, so the render it started is recorded in the results (and cancelled remotely
+    #: with ``cancel_remote_on_exit``) instead of being forgotten. A call unanswered
+    #: after this (a start normally answers within seconds) is recorded as
+    #: :class:`~aioremotion.errors.StartOutcomeUnknownError` and never retried.
+    start_shield_s: float = 60.0
     results: list[JobResult] = field(default_factory=list)
     pacer: StartPacer = field(default_factory=StartPacer)
     _tg: TaskGroup | None = None
@@ -307,12 +313,26 @@ class Batch:
         for attempt in range(self.start_retries + 1):
             try:
                 async with self.pacer:
-                    return await self.client.render_media(job.options)
+                    return await self._start_shielded(job)
             except ConcurrencyLimitError:
                 if attempt == self.start_retries:
                     raise
                 await anyio.sleep(self._rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _start_shielded(self, job: Job) -> RenderHandle:
+        """One start call that a cancellation of the batch does not abandon halfway:
+        its answer is awaited (up to ``start_shield_s``) so the render it started is
+        known; the batch's cancellation takes effect right after."""
+        with anyio.CancelScope(shield=True) as scope:
+            scope.deadline = anyio.current_time() + self.start_shield_s
+            return await self.client.render_media(job.options)
+        raise StartOutcomeUnknownError(
+            f"The start call got no answer within {self.start_shield_s} s; the render may "
+            "be running. Look for a new renders/<id>/progress.json in the bucket before "
+            "starting it again.",
+            function_name=self.client.function_name, payload_type="start",
+        )
 
     def _fail(self, result: JobResult) -> None:
         if self.fail_fast and self._failure is None:

@@ -30,6 +30,7 @@ class RenderFaults:
     chunk_faults: list[ChunkFault] = field(default_factory=list)
     crash_before_metadata: bool = False
     stall: bool = False
+    stall_after_chunks: bool = False
     slow_factor: float = 1.0
     drop_writes: int = 0
 
@@ -93,10 +94,15 @@ class Faults:
         stays null and nothing more is written; only the reader can tell it timed out."""
         self._next().crash_before_metadata = True
 
-    def stall_launch(self) -> None:
-        """The next launch hangs after its metadata until its timeout: no more progress
-        writes, then the timeout webhook (and cancel.json when cancellation is on)."""
-        self._next().stall = True
+    def stall_launch(self, *, after_chunks: bool = False) -> None:
+        """The next launch hangs until its timeout: no more progress writes, then the
+        timeout webhook (and cancel.json when cancellation is on). It hangs right after
+        writing its metadata (a chunk timeout: no chunk is rendered), or with
+        ``after_chunks`` once every chunk is rendered (a stitch timeout)."""
+        if after_chunks:
+            self._next().stall_after_chunks = True
+        else:
+            self._next().stall = True
 
     def slow_renders(self, factor: float) -> None:
         """Every render from now on takes ``factor`` times longer per frame."""

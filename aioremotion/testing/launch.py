@@ -236,6 +236,9 @@ class LaunchJob:
         with tempfile.TemporaryDirectory(prefix="aioremotion-render-") as workdir:
             chunk_files = await self._run_renderers(plan, composition, merged_props,
                                                     Path(workdir), single=single)
+            if self.faults.stall_after_chunks:
+                await self.writer.write_now()
+                raise _Stalled()
             body = await self._combine(plan, composition, chunk_files, Path(workdir), single)
         await self.functions.upload_output(output.bucket_name, output.key, body, self.params)
         await self._finish(plan, output.bucket_name, output.key, len(body))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import anyio
@@ -14,6 +13,7 @@ from aioremotion.fanout import Batch, BatchFailed, Job, Started, StartPacer, ren
 from aioremotion.testing.emulator import RemotionEmulator
 from aioremotion.testing.functions import EmulatorConfig
 
+from ..faults.helpers import client_side_tasks
 from .test_watch import FAST
 
 HELLO = {"composition": "HelloWorld", "codec": "h264"}
@@ -118,30 +118,6 @@ class _Stop(Exception):
     pass
 
 
-CLIENT_FILES = ("aioremotion/fanout.py", "aioremotion/watch.py", "aioremotion/client.py")
-
-
-def _await_chain_files(coro: Any) -> list[str]:
-    files = []
-    while coro is not None:
-        code = (getattr(coro, "cr_code", None) or getattr(coro, "ag_code", None)
-                or getattr(coro, "gi_code", None))
-        if code is not None:
-            files.append(code.co_filename.replace("\\", "/"))
-        coro = (getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
-                or getattr(coro, "gi_yieldfrom", None))
-    return files
-
-
-def client_side_tasks() -> set[asyncio.Task[Any]]:
-    """Live tasks running aioremotion client code (the emulator's own tasks excluded),
-    found by walking each task's await chain."""
-    current = asyncio.current_task()
-    return {
-        task for task in asyncio.all_tasks()
-        if task is not current and not task.done()
-        and any(f.endswith(CLIENT_FILES) for f in _await_chain_files(task.get_coro()))
-    }
 
 
 def test_start_pacer_halves_on_throttles_and_recovers_slowly() -> None:
