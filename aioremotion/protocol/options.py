@@ -218,12 +218,31 @@ def _describe(kind: str, error: Any) -> str:
     return f"{message[:1].lower()}{message[1:]}; got {given!r}"
 
 
+#: Fields whose value an error message must never echo (it would end up in logs).
+_SECRET_FIELDS = frozenset({"license_key", "licenseKey", "api_key", "apiKey", "secret",
+                            "secret_access_key", "secretAccessKey", "access_key_id",
+                            "accessKeyId"})
+
+
+class _Hidden:
+    """Stands in for a secret's value in an error message: only its type is shown."""
+
+    def __init__(self, value: Any) -> None:
+        self.kind = type(value).__name__
+
+    def __repr__(self) -> str:
+        return f"a {self.kind} (value hidden: it is a secret)"
+
+
 def _translate(model: type[_Model], exc: ValidationError) -> InvalidOptionsError:
     found: list[tuple[str, str, bool]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         kind = error["type"]
         path = _field_path(model, loc)
+        if _SECRET_FIELDS.intersection(str(part) for part in loc) or (
+                path.rsplit(".", 1)[-1] in _SECRET_FIELDS):
+            error = {**error, "input": _Hidden(error.get("input"))}
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, InvalidOptionsError):
             for field, message in cause.problems:
@@ -344,7 +363,7 @@ class S3OutputProvider(_Model):
     """Credentials of an S3-compatible store (R2, MinIO, …) the output goes to."""
 
     endpoint: str
-    access_key_id: str
+    access_key_id: str = Field(repr=False)  # not a secret, but a credential: not in reprs
     secret_access_key: SecretStr
     region: str | None = None
     force_path_style: bool | None = None
