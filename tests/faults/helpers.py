@@ -49,4 +49,7 @@ def connections_in_use(remotion: RemotionLambda) -> int:
             sessions += 1
             total += len(session.connector._acquired)
     assert sessions >= 1, "found no aiohttp session: aiobotocore internals changed?"
+    reader = remotion._reader  # the lean progress.json reader, if on
+    if reader is not None and reader._http is not None:
+        total += len(reader._http.connector._acquired)
     return total
