@@ -214,8 +214,8 @@ class PollPolicy:
 
     @classmethod
     def cheap(cls) -> PollPolicy:
-        """The fewest reads (``for_tradeoff(1.0)``): about 5-12 per render, whatever its
-        length. Completion may be noticed up to about 1 s later than with
+        """The fewest reads (``for_tradeoff(1.0)``): about 5 for a 10 s render, 11 for
+        2 minutes (one per second would be 10 and 120). Completion may be noticed up to about 1 s later than with
         :meth:`default`, and progress is seen far less often (sleeps of up to 32 s)."""
         return cls.for_tradeoff(1.0)
 

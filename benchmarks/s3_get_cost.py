@@ -27,7 +27,7 @@ from aioremotion._s3_get import S3ObjectReader
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks._common import cpu_seconds  # noqa: E402
+from benchmarks._common import cpu_seconds, print_table, write_results  # noqa: E402
 from benchmarks._fake_s3 import BUCKET, render_id  # noqa: E402
 
 REGION = "us-east-1"
@@ -129,13 +129,17 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"client CPU per GET ({args.requests} GETs, concurrency {args.concurrency})")
-    print(f"{'path':<30} {'200 (ms)':>10} {'304 (ms)':>10}")
-    for name, full, not_modified in rows:
-        print(f"{name:<30} {full:>10.3f} {not_modified:>10.3f}")
-    base = rows[0]
-    lean = rows[1]
-    print(f"speed-up: {base[1] / lean[1]:.1f}x (200), {base[2] / lean[2]:.1f}x (304)")
+    table = [{"path": name, "cpu_ms_per_get_200": round(full, 3),
+              "cpu_ms_per_get_304": round(not_modified, 3)}
+             for name, full, not_modified in rows]
+    print_table(f"Client CPU per GET ({args.requests} GETs, concurrency {args.concurrency})",
+                table, ["path", "cpu_ms_per_get_200", "cpu_ms_per_get_304"])
+    base, lean = rows[0], rows[1]
+    ratios = {"200": round(base[1] / lean[1], 1), "304": round(base[2] / lean[2], 1)}
+    print(f"S3ObjectReader uses {ratios['200']}x less CPU per 200 and {ratios['304']}x "
+          "less per 304 than aiobotocore")
+    write_results("s3_get_cost", {"requests": args.requests, "concurrency": args.concurrency,
+                                  "rows": table, "aiobotocore_over_lean": ratios})
 
 
 if __name__ == "__main__":
