@@ -215,8 +215,9 @@ class PollPolicy:
     @classmethod
     def cheap(cls) -> PollPolicy:
         """The fewest reads (``for_tradeoff(1.0)``): about 5 for a 10 s render, 11 for
-        2 minutes (one per second would be 10 and 120). Completion may be noticed up to about 1 s later than with
-        :meth:`default`, and progress is seen far less often (sleeps of up to 32 s)."""
+        2 minutes (one per second would be 10 and 120). Completion may be noticed up to
+        about 1 s later than with :meth:`default`, and progress is seen far less often
+        (sleeps of up to 32 s)."""
         return cls.for_tradeoff(1.0)
 
 
