@@ -91,6 +91,11 @@ async def test_batch_under_faults_records_every_outcome_once(renders: int) -> No
             assert not client_side_tasks()
         results = batch.results
         statuses = [r.status for r in results]
+        print(f"\n{renders} renders: {statuses.count('done')} done, "
+              f"{statuses.count('failed')} failed (armed: {must_fail}), "
+              f"{emulator.functions.renders_started} started, "
+              f"{proxy.count(match='progress.json', fault=True)} S3 faults served, "
+              f"{emulator.functions.throttled} starts throttled (429)")
         assert len(results) == renders  # one result per job, in order
         assert [r.key for r in results] == [f"job-{i}" for i in range(renders)]
         assert statuses.count("failed") == must_fail, _summary(results)
@@ -159,6 +164,8 @@ async def test_killed_batch_resumes_without_starting_anything_twice(
         running = {key: s.handle for key, s in states.items() if s.handle and not s.result}
         unknown = {key for key, s in states.items() if s.starting}
         before = emulator.functions.renders_started
+        print(f"\nkilled with {len(finished)} finished, {len(running)} running, "
+              f"{len(unknown)} in a start call, {renders - len(states)} never started")
         assert finished and running
 
         rerun = await anyio.to_thread.run_sync(lambda: subprocess.run(
@@ -178,5 +185,8 @@ async def test_killed_batch_resumes_without_starting_anything_twice(
         render_ids = [r["renderId"] for r in results if r.get("renderId")]
         assert len(render_ids) == len(set(render_ids))
         statuses = [r["status"] for r in results]
+        print(f"rerun: {emulator.functions.renders_started - before} started, "
+              f"{statuses.count('done')} done, {statuses.count('failed')} failed, "
+              f"{statuses.count('error')} unknown starts reported")
         assert statuses.count("failed") <= must_fail
         assert statuses.count("done") + statuses.count("failed") + len(unknown) == renders
