@@ -17,11 +17,14 @@ started again (their results are reused; ``--retry-failed`` starts failed ones a
 renders that were running are watched again (re-attached) instead of started twice, and
 only jobs never started are started.
 
-Like the client, the batch never starts a render twice on its own: a job whose start
-outcome is unknown (the call was sent but no answer came, or the process died during the
-call) is reported with status ``error`` and only started again with ``--retry-failed``.
-Ctrl+C lets the start calls in flight finish and records them before exiting, so an
-interrupted batch leaves no unknown starts; only a hard kill can.
+Like the client, the batch never starts a render twice on its own. Each start call tags
+the render's ``metadata`` with a random token (``aioremotion-job``) that the ``starting``
+record keeps. When the process died during a start call, the rerun looks for a render
+carrying that token (``renders/*/progress.json`` written since) and watches it; a job
+whose render is not found (its start never arrived, or it has no metadata yet), or whose
+call was sent but got no answer, is reported with status ``error`` and only started again
+with ``--retry-failed``. Ctrl+C lets the start calls in flight finish and records them
+before exiting, so an interrupted batch leaves no unknown starts; only a hard kill can.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -216,6 +221,10 @@ class JobState:
     result: dict[str, Any] | None = None
     #: A start call was made and its outcome never recorded (the process died in it).
     starting: bool = False
+    #: The tag that start call put into the render's metadata (to find it again), and
+    #: when (epoch seconds).
+    token: str | None = None
+    starting_at: float | None = None
 
 
 def load_state(path: Path) -> dict[str, JobState]:
@@ -232,7 +241,9 @@ def load_state(path: Path) -> dict[str, JobState]:
             state = states.setdefault(ident, JobState())
             event = record["event"]
             if event == "starting":
-                states[ident] = JobState(digest=record.get("digest"), starting=True)
+                states[ident] = JobState(digest=record.get("digest"), starting=True,
+                                         token=record.get("token"),
+                                         starting_at=record.get("at"))
             elif event == "start-failed":
                 states[ident] = JobState()
             elif event == "started":
@@ -270,9 +281,9 @@ class StateLog:
         self._file.flush()
         os.fsync(self._file.fileno())
 
-    def starting(self, job: BatchJob) -> None:
+    def starting(self, job: BatchJob, token: str) -> None:
         self.append({"event": "starting", "job": job.ident, **job.tags,
-                     "digest": job.digest})
+                     "digest": job.digest, "token": token, "at": round(time.time(), 3)})
 
     def start_failed(self, job: BatchJob) -> None:
         self.append({"event": "start-failed", "job": job.ident, **job.tags})
@@ -347,6 +358,8 @@ class _Plan:
     skipped: dict[int, dict[str, Any]]
     reattach: dict[int, RenderHandle]
     fresh: list[int]
+    #: Jobs whose start call was cut (the process died in it): their tag and its time.
+    unknown: dict[int, tuple[str, float | None]] = field(default_factory=dict)
 
 
 def plan_jobs(jobs: list[BatchJob], states: dict[str, JobState], *,
@@ -372,6 +385,8 @@ def plan_jobs(jobs: list[BatchJob], states: dict[str, JobState], *,
             continue
         if state.result is not None:
             plan.skipped[job.index] = {**state.result, **job.tags}
+        elif state.starting and state.token:
+            plan.unknown[job.index] = (state.token, state.starting_at)
         elif state.starting:
             plan.skipped[job.index] = result_record(job, error=UNKNOWN_START)
         else:
@@ -428,8 +443,10 @@ class _Runner:
             async with self.pacer:  # (the pacer sees throttles and failures)
                 # Ctrl+C waits for the call in flight, so that its outcome is recorded
                 with anyio.CancelScope(shield=True):
-                    self.state.starting(job)
-                    handle = await self.client.render_media(self.options[job.index])
+                    token = secrets.token_hex(8)
+                    self.state.starting(job, token)
+                    handle = await self.client.render_media(tagged(self.options[job.index],
+                                                                   token))
                     self.state.started(job, handle)
         except UNKNOWN_START_ERRORS as exc:  # it may be running: never started again
             self._finish(job, result_record(job, error=exc), persist=True)
@@ -454,6 +471,92 @@ class _Runner:
             return
         self._finish(job, result_record(job, handle=handle, outcome=outcome),
                      persist=outcome is not None)
+
+
+#: The render metadata key a batch tags each start with, to find a render whose start
+#: call was cut (SIGKILL) when the batch runs again.
+JOB_TAG = "aioremotion-job"
+
+
+def tagged(options: RenderMediaOptions, token: str) -> RenderMediaOptions:
+    """The options with the job's tag added to the render's metadata."""
+    return options.model_copy(update={"metadata": {**(options.metadata or {}),
+                                                   JOB_TAG: token}})
+
+
+async def find_tagged_renders(client: Any, tokens: dict[str, float | None],
+                              buckets: set[str]) -> dict[str, RenderHandle]:
+    """The renders (in ``buckets``) whose metadata carries one of ``tokens``.
+
+    Lists ``renders/*/progress.json`` written since the earliest start (less a minute of
+    clock skew) and reads their metadata; a render still without metadata is not found.
+    """
+    times = [at for at in tokens.values() if at is not None]
+    since = min(times) - 60 if times else None
+    candidates: list[tuple[str, str]] = []
+    for bucket in sorted(buckets):
+        paginator = client.s3.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=bucket, Prefix="renders/"):
+            for item in page.get("Contents", []):
+                key: str = item["Key"]
+                parts = key.split("/")
+                if len(parts) != 3 or parts[2] != "progress.json":
+                    continue
+                if since is not None and item["LastModified"].timestamp() < since:
+                    continue
+                candidates.append((bucket, parts[1]))
+    found: dict[str, RenderHandle] = {}
+    limiter = anyio.CapacityLimiter(16)
+
+    async def check(bucket: str, render_id: str) -> None:
+        async with limiter:
+            try:
+                read = await client.read_progress_file(render_id, bucket_name=bucket)
+            except Exception:  # gone, or unreadable: not ours to decide here
+                return
+        meta = read.file.render_metadata if read.file is not None else None
+        token = (meta.metadata or {}).get(JOB_TAG) if meta is not None else None
+        if token in tokens:
+            found[token] = RenderHandle(render_id=render_id, bucket_name=bucket,
+                                        region=client.region,
+                                        function_name=client.function_name)
+
+    async with anyio.create_task_group() as tg:
+        for bucket, render_id in candidates:
+            tg.start_soon(check, bucket, render_id)
+    return found
+
+
+async def reconcile(client: Any, plan: _Plan, jobs: list[BatchJob],
+                    options: list[RenderMediaOptions], states: dict[str, JobState]) -> int:
+    """Re-attach the jobs whose start call was cut to the renders they started, found by
+    their tag; the others stay reported as "may be running". Returns how many were found.
+
+    It looks in the buckets the batch's other renders went to, the jobs' forced buckets
+    and ``REMOTION_BUCKET``; failing those, in the region's Remotion bucket."""
+    if not plan.unknown:
+        return 0
+    buckets = {s.handle.bucket_name for s in states.values() if s.handle is not None}
+    buckets.update(b for index in plan.unknown
+                   if (b := options[index].force_bucket_name) is not None)
+    if os.environ.get("REMOTION_BUCKET"):
+        buckets.add(os.environ["REMOTION_BUCKET"])
+    if not buckets:
+        try:
+            bucket = await client.find_bucket()
+        except Exception:  # none, or several: then nothing can be found
+            bucket = None
+        if bucket is not None:
+            buckets.add(bucket)
+    tokens = dict(plan.unknown.values())
+    found = await find_tagged_renders(client, tokens, buckets) if buckets else {}
+    for index, (token, _) in plan.unknown.items():
+        if token in found:
+            plan.reattach[index] = found[token]
+        else:
+            plan.skipped[index] = result_record(jobs[index], error=UNKNOWN_START)
+    plan.unknown.clear()
+    return len(found)
 
 
 async def batch_command(args: argparse.Namespace) -> int:
@@ -485,6 +588,7 @@ async def batch_command(args: argparse.Namespace) -> int:
     mode = choose_mode(args.json)
     async with open_target(args, real_default=True) as target:
         options = check_jobs(jobs, {**defaults, "serve_url": target.serve_url})
+        found = await reconcile(target.client, plan, jobs, options, states)
         state = StateLog(state_path) if state_path is not None else _NoState()
         try:
             with BatchReporter(mode, total=len(jobs),
@@ -493,6 +597,9 @@ async def batch_command(args: argparse.Namespace) -> int:
                     reporter.note(f"resuming from {state_path}: {len(plan.skipped)} finished, "
                                   f"{len(plan.reattach)} re-attached, {len(plan.fresh)} to "
                                   "start")
+                if found:
+                    reporter.note(f"found {found} render(s) whose start call was cut, by "
+                                  "their tag: watching them instead of starting again")
                 runner = _Runner(target, jobs, options, state, reporter, args.concurrency)
                 await runner.run(plan)
         finally:

@@ -180,13 +180,16 @@ async def test_killed_batch_resumes_without_starting_anything_twice(
             assert by_key[key]["renderId"] == result["renderId"]
         for key, handle in running.items():  # re-attached: the same render
             assert by_key[key]["renderId"] == handle.render_id
-        for key in unknown:  # killed during its start call: reported, never restarted
-            assert by_key[key]["status"] == "error"
+        for key in unknown:  # killed in its start call: found by its tag, or reported
+            assert by_key[key]["status"] in ("done", "failed") or (
+                "may be running" in by_key[key]["error"])
         render_ids = [r["renderId"] for r in results if r.get("renderId")]
         assert len(render_ids) == len(set(render_ids))
         statuses = [r["status"] for r in results]
         print(f"rerun: {emulator.functions.renders_started - before} started, "
               f"{statuses.count('done')} done, {statuses.count('failed')} failed, "
-              f"{statuses.count('error')} unknown starts reported")
+              f"{statuses.count('error')} cut starts not found (reported)")
         assert statuses.count("failed") <= must_fail
-        assert statuses.count("done") + statuses.count("failed") + len(unknown) == renders
+        reported = sum(1 for r in results if r["status"] == "error")
+        assert reported <= len(unknown)  # only cut start calls may stay unknown
+        assert statuses.count("done") + statuses.count("failed") + reported == renders
