@@ -1,4 +1,5 @@
-"""Shared helpers for the benchmarks: a results table on stdout and JSON in results/."""
+"""Shared helpers for the benchmarks: a results table on stdout, JSON in results/, and the
+loopback S3 stand-in (``_fake_s3.py``) started in its own process."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +74,29 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
                                indent=2, sort_keys=True) + "\n")
     print(f"\nwrote {path.relative_to(RESULTS.parent.parent)}")
     return path
+
+
+#: The environment the stand-in and its clients share (dummy credentials, one region).
+FAKE_S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+
+
+@contextmanager
+def fake_s3(renders: int) -> Iterator[int]:
+    """Run ``_fake_s3.py`` serving ``renders`` progress files; yields its port."""
+    env = {**os.environ, **FAKE_S3_ENV}
+    env.pop("AWS_PROFILE", None)
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "_fake_s3.py"),
+         "--renders", str(renders)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"the S3 stand-in did not start: {line!r}")
+        yield int(line.split()[1])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -48,7 +48,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import percentile, print_table, write_results
+from benchmarks._common import FAKE_S3_ENV, fake_s3, percentile, print_table, write_results
 
 HERE = Path(__file__).resolve().parent
 BUCKET = "remotionlambda-useast1-benchfanout"
@@ -332,19 +332,9 @@ def worker(spec: Spec, port: int) -> None:
 
 
 def run_one(spec: Spec) -> dict[str, Any]:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **FAKE_S3_ENV}
     env.pop("AWS_PROFILE", None)
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "_fake_s3.py"), "--renders", str(spec.n)],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"the S3 stand-in did not start: {line!r}")
-        port = int(line.split()[1])
+    with fake_s3(spec.n) as port:
         env["AWS_ENDPOINT_URL_LAMBDA"] = env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{port}"
         timeout = spec.warmup_s + spec.window_s + spec.interval_s + 240
         done = subprocess.run(
@@ -352,13 +342,10 @@ def run_one(spec: Spec) -> dict[str, Any]:
              json.dumps(asdict(spec)), "--port", str(port)],
             capture_output=True, text=True, env=env, timeout=timeout,
         )
-        lines = done.stdout.strip().splitlines()
-        if done.returncode != 0 or not lines:
-            raise RuntimeError(f"{spec.label} failed:\n{done.stderr[-3000:]}")
-        return json.loads(lines[-1])  # type: ignore[no-any-return]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{spec.label} failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 
 def wait_until_quiet(limit_s: float, threshold_cores: float = 0.3) -> float:

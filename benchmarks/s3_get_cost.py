@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,7 +26,13 @@ from aioremotion._s3_get import S3ObjectReader
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks._common import cpu_seconds, print_table, write_results  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    FAKE_S3_ENV,
+    cpu_seconds,
+    fake_s3,
+    print_table,
+    write_results,
+)
 from benchmarks._fake_s3 import BUCKET, render_id  # noqa: E402
 
 REGION = "us-east-1"
@@ -110,25 +115,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"}
-    env.pop("AWS_PROFILE", None)
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                           "AWS_REGION")})
+    os.environ.update({k: v for k, v in FAKE_S3_ENV.items() if k.startswith("AWS_")})
     os.environ.pop("AWS_PROFILE", None)
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "_fake_s3.py"), "--renders", str(RENDERS)],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"the S3 stand-in did not start: {line!r}")
-        rows = asyncio.run(run(int(line.split()[1]), args.requests, args.concurrency))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with fake_s3(RENDERS) as port:
+        rows = asyncio.run(run(port, args.requests, args.concurrency))
     table = [{"path": name, "cpu_ms_per_get_200": round(full, 3),
               "cpu_ms_per_get_304": round(not_modified, 3)}
              for name, full, not_modified in rows]
