@@ -385,6 +385,10 @@ def client_error_from_response(
 # --------------------------------------------------------------------------- the reader
 
 
+#: How many object locations a reader remembers (one per watched render).
+_LOCATION_CACHE_SIZE = 50_000
+
+
 class S3ObjectReader:
     """Signed ``GET``s of S3 objects over one :class:`aiohttp.ClientSession`.
 
@@ -436,6 +440,7 @@ class S3ObjectReader:
         self._signer = S3SigV4Signer()
         self._credentials: Any = None
         self._http: aiohttp.ClientSession | None = None
+        self._locations: dict[tuple[str, str], ObjectLocation] = {}
         self._closed = False
 
     async def __aenter__(self) -> S3ObjectReader:
@@ -484,11 +489,17 @@ class S3ObjectReader:
         return await self._credentials.get_frozen_credentials()
 
     def location(self, bucket: str, key: str) -> ObjectLocation:
-        """Where ``bucket``/``key`` is requested (see :func:`resolve_object_url`)."""
-        return resolve_object_url(
-            bucket, key, region=self.region, endpoint_url=self.endpoint_url,
-            addressing_style=self.addressing_style,
-        )
+        """Where ``bucket``/``key`` is requested (see :func:`resolve_object_url`);
+        remembered, since a watcher asks for the same object again and again."""
+        cached = self._locations.get((bucket, key))
+        if cached is None:
+            if len(self._locations) >= _LOCATION_CACHE_SIZE:
+                self._locations.clear()
+            cached = self._locations[(bucket, key)] = resolve_object_url(
+                bucket, key, region=self.region, endpoint_url=self.endpoint_url,
+                addressing_style=self.addressing_style,
+            )
+        return cached
 
     async def get(
         self, bucket: str, key: str, *, if_none_match: str | None = None

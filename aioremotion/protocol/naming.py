@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -157,6 +158,7 @@ def speculate_function_name(
     )
 
 
+@functools.lru_cache(maxsize=256)
 def parse_function_name(name: str) -> FunctionSpec | None:
     """Read version, memory, disk and timeout from a conventional function name.
 

@@ -690,11 +690,12 @@ def _compute(
     has_audio = not metadata.muted and codec != "gif"
     multiplier = int(has_audio) + int(has_video)
     all_chunks = multiplier > 0 and len(file.chunks) / multiplier == total_chunks
-    completed = set(file.chunks)
-    missing_chunks = [i for i in range(total_chunks) if i not in completed]
-    beyond_timeout_missing = (
-        now_ms > started + ctx.timeout_ms + 20_000 and len(missing_chunks) > 0
-    )
+    past_timeout = now_ms > started + ctx.timeout_ms + 20_000
+    missing_chunks: list[int] = []
+    if past_timeout:  # only a timeout message names them (and it is rare): skip otherwise
+        completed = set(file.chunks)
+        missing_chunks = [i for i in range(total_chunks) if i not in completed]
+    beyond_timeout_missing = past_timeout and len(missing_chunks) > 0
     beyond_stitch_timeout = now_ms > started + 2 * ctx.timeout_ms + 20_000
     fatal = any(e.is_fatal and not e.will_retry for e in errors)
     output = metadata.expected_output(ctx.render_id, ctx.bucket_name)
