@@ -7,7 +7,7 @@ when thousands of renders are watched from one process. This module does exactly
 request - a SigV4-signed ``GET`` (or ``HEAD``) of one object with an empty body - over a
 plain :class:`aiohttp.ClientSession`:
 
-* :func:`sign_s3_request` / :class:`S3SigV4Signer`: AWS Signature Version 4 as specified
+* :class:`S3SigV4Signer`: AWS Signature Version 4 as specified
   by AWS for S3 (`"Authenticating Requests: Using the Authorization Header"`), for requests
   without a query string or body. The payload hash is the SHA-256 of the empty string.
 * :func:`resolve_object_url`: where an object lives (virtual-hosted or path style, AWS or a
@@ -57,7 +57,6 @@ __all__ = [
     "is_virtual_hostable",
     "resolve_object_url",
     "s3_uri_encode",
-    "sign_s3_request",
 ]
 
 #: SHA-256 of the empty payload, hex-encoded.
@@ -206,27 +205,6 @@ class S3SigV4Signer:
         if session_token:
             headers["X-Amz-Security-Token"] = session_token
         return headers
-
-
-_DEFAULT_SIGNER = S3SigV4Signer()
-
-
-def sign_s3_request(
-    *,
-    method: str,
-    host: str,
-    canonical_uri: str,
-    region: str,
-    access_key: str,
-    secret_key: str,
-    session_token: str | None = None,
-    now: datetime | float | None = None,
-) -> dict[str, str]:
-    """:meth:`S3SigV4Signer.sign` with a shared module-level signer."""
-    return _DEFAULT_SIGNER.sign(
-        method=method, host=host, canonical_uri=canonical_uri, region=region,
-        access_key=access_key, secret_key=secret_key, session_token=session_token, now=now,
-    )
 
 
 # --------------------------------------------------------------------------- addressing

@@ -29,13 +29,13 @@ from aioremotion._s3_get import (
     is_virtual_hostable,
     resolve_object_url,
     s3_uri_encode,
-    sign_s3_request,
 )
 from aioremotion.errors import CredentialsMissingError
 from aioremotion.testing.s3_server import S3Server
 
 from .conftest import BUCKET, REGION
 
+SIGNER = S3SigV4Signer()
 FIXED = dt.datetime(2025, 3, 9, 23, 59, 58, tzinfo=dt.timezone.utc)
 
 KEYS = [
@@ -85,7 +85,7 @@ def test_signature_equals_botocore(
     location = resolve_object_url(
         BUCKET, key, region=region, endpoint_url=endpoint, addressing_style=style
     )
-    ours = sign_s3_request(
+    ours = SIGNER.sign(
         method="GET", host=location.host, canonical_uri=location.canonical_uri, region=region,
         access_key="AKIDEXAMPLE", secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         session_token=token, now=FIXED,
@@ -103,7 +103,7 @@ def test_signature_equals_botocore(
 
 def test_head_signature_equals_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
     location = resolve_object_url(BUCKET, "out/video.mp4", region="eu-west-2")
-    ours = sign_s3_request(
+    ours = SIGNER.sign(
         method="HEAD", host=location.host, canonical_uri=location.canonical_uri,
         region="eu-west-2", access_key="AK", secret_key="SK", now=FIXED,
     )
@@ -117,13 +117,13 @@ def test_now_accepts_epoch_naive_and_aware_datetimes() -> None:
         method="GET", host="h", canonical_uri="/b/k", region="us-east-1", access_key="AK",
         secret_key="SK",
     )
-    aware = sign_s3_request(**common, now=FIXED)
-    assert sign_s3_request(**common, now=FIXED.timestamp()) == aware
-    assert sign_s3_request(**common, now=FIXED.replace(tzinfo=None)) == aware
+    aware = SIGNER.sign(**common, now=FIXED)
+    assert SIGNER.sign(**common, now=FIXED.timestamp()) == aware
+    assert SIGNER.sign(**common, now=FIXED.replace(tzinfo=None)) == aware
     other_zone = FIXED.astimezone(dt.timezone(dt.timedelta(hours=-5)))
-    assert sign_s3_request(**common, now=other_zone) == aware
+    assert SIGNER.sign(**common, now=other_zone) == aware
     # The date rolls over at UTC midnight: a second later is another day and scope.
-    later = sign_s3_request(**common, now=FIXED.timestamp() + 2)
+    later = SIGNER.sign(**common, now=FIXED.timestamp() + 2)
     assert later["X-Amz-Date"] == "20250310T000000Z"
     assert "/20250310/us-east-1/s3/aws4_request" in later["Authorization"]
 
