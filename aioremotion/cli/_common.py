@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 import anyio
 
 from ..errors import InvalidOptionsError, RemotionError
+from ..protocol.nesting import JsonTooDeepError, parse_json
 
 if TYPE_CHECKING:
     from ..client import RemotionLambda
@@ -143,7 +144,12 @@ async def open_target(args: argparse.Namespace, *, real_default: bool = True,
 
 
 def load_props(args: argparse.Namespace) -> Any:
-    """The input props of ``--props JSON`` or ``--props-file FILE`` (``None`` if neither)."""
+    """The input props of ``--props JSON`` or ``--props-file FILE`` (``None`` if neither).
+
+    Invalid JSON, and JSON nested deeper than
+    :data:`~aioremotion.protocol.nesting.MAX_JSON_DEPTH` levels, raise
+    :class:`InvalidOptionsError` naming ``input_props`` and the argument.
+    """
     text: str | None = getattr(args, "props", None)
     source = "--props"
     path: str | None = getattr(args, "props_file", None)
@@ -158,7 +164,12 @@ def load_props(args: argparse.Namespace) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return parse_json(text, field="input_props")
+    except JsonTooDeepError as exc:
+        raise InvalidOptionsError(
+            [("input_props", f"{source} is nested {exc.depth} levels deep; at most "
+                             f"{exc.limit} are supported: flatten the props")]
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidOptionsError(
             [("input_props", f"{source} is not valid JSON: {exc}")]

@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -65,6 +66,7 @@ from .naming import (
     check_serve_url,
     file_extension,
 )
+from .nesting import check_json_depth
 from .props import js_json_dumps, serialize_input_props
 
 __all__ = [
@@ -375,6 +377,10 @@ class S3OutputProvider(_Model):
             raise ValueError(f"must be an http(s) URL; got {value!r}")
         return value
 
+    @field_serializer("access_key_id", when_used="json")
+    def _hide_key_id_in_json(self, value: str) -> str:
+        return "**********"  # as JSON shows a SecretStr; model_dump() keeps it (round trip)
+
     def to_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "endpoint": self.endpoint,
@@ -413,7 +419,11 @@ class OutNameS3(_Model):
 
 
 class Webhook(_Model):
-    """Where the function POSTs the outcome of a render, signed with ``secret``."""
+    """Where the function POSTs the outcome of a render, signed with ``secret``.
+
+    ``custom_data`` comes back in the webhook; it may be at most 1024 characters as JSON,
+    nested at most :data:`~aioremotion.protocol.nesting.MAX_JSON_DEPTH` levels.
+    """
 
     url: str
     secret: SecretStr | None = None
@@ -431,6 +441,7 @@ class Webhook(_Model):
     def _custom_data_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
+        check_json_depth(value, "custom_data")
         try:
             text = js_json_dumps(value)
         except TypeError as exc:
@@ -479,7 +490,12 @@ class _CallOptions(_Model):
 
 
 class _BundleOptions(_CallOptions):
-    """Options of calls that open the deployed site (bundle) in the browser."""
+    """Options of calls that open the deployed site (bundle) in the browser.
+
+    ``input_props`` is serialised as ``JSON.stringify`` would (see
+    :func:`~aioremotion.protocol.props.serialize_input_props`) and may nest at most
+    :data:`~aioremotion.protocol.nesting.MAX_JSON_DEPTH` (500) objects and arrays deep.
+    """
 
     serve_url: str
     input_props: Any = None

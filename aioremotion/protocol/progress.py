@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -41,6 +40,7 @@ from .naming import (
     parse_function_name,
     renderer_logs_url,
 )
+from .nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 from .pricing import (
     billing_duration_ms,
     currency_of,
@@ -173,7 +173,10 @@ def parse_progress_file(data: bytes | str | dict[str, Any]) -> ProgressFile:
     """
     if isinstance(data, (bytes, str)):
         try:
-            data = json.loads(data)
+            # (it may embed the render's input props, nested up to the limit)
+            data = parse_json(data, field="progress.json", limit=MAX_JSON_DEPTH + 8)
+        except JsonTooDeepError as exc:
+            raise ProgressFileError(f"progress.json {exc.problems[0][1]}") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ProgressFileError(f"progress.json is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -19,7 +19,7 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from ..errors import InvalidOptionsError
 from .constants import MEDIA_PROPS_LIMIT, STILL_PROPS_LIMIT
 from .naming import random_hash
+from .nesting import MAX_JSON_DEPTH, JsonTooDeepError
 
 PropsKind = Literal["media", "still", "compositions"]
 
@@ -59,36 +60,38 @@ def _js_iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _to_js_value(value: Any, path: str) -> Any:
-    """Convert ``value`` into plain JSON types, Remotion-style, or raise with its path."""
+def _unwrap(value: Any) -> Any:
+    """A pydantic model or dataclass as the mapping of its fields; anything else as is."""
+    while True:
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="python", by_alias=True)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            # Not dataclasses.asdict: it recurses (two frames per level of nesting).
+            value = {field.name: getattr(value, field.name)
+                     for field in dataclasses.fields(value)}
+        else:
+            return value
+
+
+def _open(value: Any, path: str) -> tuple[Any, Iterator[tuple[Any, Any]] | None]:
+    """``value`` converted, Remotion-style, or an empty container and its items to convert."""
     if value is None or isinstance(value, (bool, str, int)):
-        return value
+        return value, None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidOptionsError(
                 [(path, f"{value!r} cannot be sent: JSON has no NaN or Infinity "
                         "(JavaScript would silently turn it into null); use null or a number")]
             )
-        return value
+        return value, None
     if isinstance(value, datetime):
-        return "remotion-date:" + _js_iso(value)
+        return "remotion-date:" + _js_iso(value), None
     if isinstance(value, date):
-        return "remotion-date:" + _js_iso(datetime(value.year, value.month, value.day))
-    if isinstance(value, BaseModel):
-        return _to_js_value(value.model_dump(mode="python", by_alias=True), path)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _to_js_value(dataclasses.asdict(value), path)
+        return "remotion-date:" + _js_iso(datetime(value.year, value.month, value.day)), None
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidOptionsError(
-                    [(f"{path}[{key!r}]", "keys of input props must be strings")]
-                )
-            out[key] = _to_js_value(item, f"{path}.{key}")
-        return out
+        return {}, iter(value.items())
     if isinstance(value, (list, tuple)):
-        return [_to_js_value(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return [], enumerate(value)
     raise InvalidOptionsError(
         [(path, f"a {type(value).__name__} cannot be sent as input props: use JSON values "
                 "(dict, list, str, int, float, bool, None), datetimes, dataclasses or "
@@ -96,22 +99,66 @@ def _to_js_value(value: Any, path: str) -> Any:
     )
 
 
+def _to_js_value(value: Any, path: str) -> tuple[Any, int]:
+    """Convert ``value`` into plain JSON types, Remotion-style, or raise with its path.
+
+    Returns the plain value and its depth (:func:`~aioremotion.protocol.nesting.json_depth`).
+    Iterative, so no depth makes it recurse; a value containing itself is refused.
+    """
+    root, items = _open(_unwrap(value), path)
+    if items is None:
+        return root, 0
+    # One frame per open container: its converted copy, its items, its path and the id of
+    # the original (which its parent keeps alive while the frame is open).
+    stack: list[tuple[Any, Iterator[tuple[Any, Any]], str, int]] = [
+        (root, items, path, id(value))]
+    open_ids = {id(value)}
+    deepest = 1
+    while stack:
+        out, items, where, _ = stack[-1]
+        for key, item in items:
+            if isinstance(out, dict):
+                if not isinstance(key, str):
+                    raise InvalidOptionsError(
+                        [(f"{where}[{key!r}]", "keys of input props must be strings")]
+                    )
+                item_path = f"{where}.{key}"
+            else:
+                item_path = f"{where}[{key}]"
+            converted, children = _open(_unwrap(item), item_path)
+            if isinstance(out, dict):
+                out[key] = converted
+            else:
+                out.append(converted)
+            if children is not None:
+                if id(item) in open_ids:
+                    raise InvalidOptionsError(
+                        [(item_path, "contains itself (a circular reference), which JSON "
+                                     "cannot hold")]
+                    )
+                open_ids.add(id(item))
+                stack.append((converted, children, item_path, id(item)))
+                deepest = max(deepest, len(stack))
+                break
+        else:
+            open_ids.discard(stack.pop()[3])
+    return root, deepest
+
+
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def _js_string(value: str) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = _ENCODER.encode(value)
     # JSON.stringify escapes lone surrogates (which cannot be encoded as UTF-8).
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def js_json_dumps(value: Any) -> str:
-    """``JSON.stringify(value)`` for plain JSON values: compact, non-ASCII kept as is,
-    numbers written as JavaScript writes them.
-
-    >>> js_json_dumps({"a": [1, 2.0, 0.5, None, True], "b": "Zoë"})
-    '{"a":[1,2,0.5,null,true],"b":"Zoë"}'
-    """
+def _js_scalar(value: Any) -> str | None:
+    """The JSON text of a number, string, boolean or null (``None`` for anything else)."""
     if value is None:
         return "null"
     if value is True:
@@ -124,26 +171,92 @@ def js_json_dumps(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return js_number(value) if math.isfinite(value) else "null"
-    if isinstance(value, Mapping):
-        items = (f"{_js_string(str(k))}:{js_json_dumps(v)}" for k, v in value.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(js_json_dumps(v) for v in value) + "]"
-    raise TypeError(f"{type(value).__name__} is not a JSON value")
+    return None
+
+
+def js_json_dumps(value: Any) -> str:
+    """``JSON.stringify(value)`` for plain JSON values: compact, non-ASCII kept as is,
+    numbers written as JavaScript writes them.
+
+    Iterative, so any depth is written (a value containing itself raises ``ValueError``,
+    anything but JSON values ``TypeError``).
+
+    >>> js_json_dumps({"a": [1, 2.0, 0.5, None, True], "b": "Zoë"})
+    '{"a":[1,2,0.5,null,true],"b":"Zoë"}'
+    >>> js_json_dumps([[]] * 2 + [{}])
+    '[[],[],{}]'
+    """
+    scalar = _js_scalar(value)
+    if scalar is not None:
+        return scalar
+    if not isinstance(value, (Mapping, list, tuple)):
+        raise TypeError(f"{type(value).__name__} is not a JSON value")
+    parts: list[str] = []
+    # One frame per open container: its items, whether it is an object, its closing bracket
+    # and its id (to refuse a container nested in itself). Every item is followed by a
+    # comma; the closing bracket replaces the last one.
+    stack: list[tuple[Iterator[Any], bool, str, int]] = []
+    open_ids: set[int] = set()
+    container: Any = value
+    while True:
+        if container is not None:
+            if id(container) in open_ids:
+                raise ValueError("Circular reference detected: the value contains itself")
+            open_ids.add(id(container))
+            if isinstance(container, Mapping):
+                parts.append("{")
+                stack.append((iter(container.items()), True, "}", id(container)))
+            else:
+                parts.append("[")
+                stack.append((iter(container), False, "]", id(container)))
+            container = None
+        items, is_object, closing, ident = stack[-1]
+        for item in items:
+            if is_object:
+                key, item = item
+                parts.append(_js_string(str(key)) + ":")
+            scalar = _js_scalar(item)
+            if scalar is not None:
+                parts.append(scalar)
+                parts.append(",")
+            elif isinstance(item, (Mapping, list, tuple)):
+                container = item
+                break
+            else:
+                raise TypeError(f"{type(item).__name__} is not a JSON value")
+        else:
+            stack.pop()
+            open_ids.discard(ident)
+            if parts[-1] == ",":
+                parts[-1] = closing
+            else:
+                parts.append(closing)
+            if not stack:
+                return "".join(parts)
+            parts.append(",")
 
 
 def serialize_input_props(props: Any) -> str:
     """Input props as the JSON text Remotion sends (``{}`` when ``props`` is ``None``).
 
-    Raises :class:`InvalidOptionsError` naming the offending path for values JSON cannot hold.
+    Raises :class:`InvalidOptionsError` naming the offending path for values JSON cannot hold,
+    and :class:`~aioremotion.protocol.nesting.JsonTooDeepError` for props nested deeper than
+    :data:`~aioremotion.protocol.nesting.MAX_JSON_DEPTH` levels (the props object counts).
+
+    >>> serialize_input_props({"deep": [[[]]]})
+    '{"deep":[[[]]]}'
+    >>> serialize_input_props({"pair": (1, 2.5), "on": date(2026, 1, 2)})
+    '{"pair":[1,2.5],"on":"remotion-date:2026-01-02T00:00:00.000Z"}'
     """
     if props is None:
         return "{}"
-    plain = _to_js_value(props, "input_props")
+    plain, depth = _to_js_value(props, "input_props")
     if not isinstance(plain, dict):
         raise InvalidOptionsError(
             [("input_props", f"must be an object (a dict or model); got {type(props).__name__}")]
         )
+    if depth > MAX_JSON_DEPTH:
+        raise JsonTooDeepError("input_props", depth, MAX_JSON_DEPTH)
     return js_json_dumps(plain)
 
 

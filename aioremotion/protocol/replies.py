@@ -38,6 +38,7 @@ from ..errors import (
     VersionMismatchError,
 )
 from .naming import cloudwatch_log_filter_url
+from .nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 
 __all__ = [
     "BINARY_STREAM_MESSAGE_TYPES",
@@ -229,11 +230,12 @@ def _decode_object_at(
 
 
 def _loads(text: str) -> Any:
-    """``json.loads`` that reports absurdly deep nesting as invalid JSON too."""
+    """``json.loads`` that reports nesting deeper than a reply can hold (props at the
+    limit, inside the reply's envelope) as invalid JSON too."""
     try:
-        return json.loads(text)
-    except RecursionError:
-        raise json.JSONDecodeError("JSON nested too deeply", text, 0) from None
+        return parse_json(text, field="reply", limit=MAX_JSON_DEPTH + 8)
+    except JsonTooDeepError as exc:
+        raise json.JSONDecodeError(str(exc.problems[0][1]), text, 0) from None
 
 
 def _check_reply_object(

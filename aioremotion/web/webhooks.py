@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from ..errors import RemotionError
+from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 from ..protocol.progress import EnhancedErrorInfo
 from ..protocol.webhooks import NO_SECRET, verify_webhook_signature
 
@@ -149,7 +149,10 @@ def parse_webhook_payload(
     WebhookErrorInfo(message='boom', name='Error', stack='')
     """
     try:
-        data = json.loads(body) if isinstance(body, (bytes, str)) else body
+        data = (parse_json(body, field="webhook body", limit=MAX_JSON_DEPTH + 8)
+                if isinstance(body, (bytes, str)) else body)
+    except JsonTooDeepError as exc:
+        raise WebhookRejected(400, f"The webhook body {exc.problems[0][1]}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookRejected(400, f"The webhook body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
