@@ -2,12 +2,14 @@
 
 The sentinels: the AWS secret key and session token of the client's credentials, a
 webhook secret, a license key, and the access key id and secret key of an
-``s3OutputProvider``. They must appear in no repr, no log record (aioremotion's at DEBUG,
-every library's at INFO), no exception message, no event or handle JSON and no CLI or
-web output. (They are, by necessity, in the payload sent to the function.)
+``s3OutputProvider``. They must appear in no repr, no log record (aioremotion's,
+botocore's and aiobotocore's at DEBUG, every other library's at INFO; message, arguments
+and exception text), no exception message, no event or handle JSON and no CLI or web
+output. (They are, by necessity, in the payload sent to the function.)
 
-Not covered, on purpose: botocore's own DEBUG logging prints request headers, which include
-the access key *id* in ``Authorization``; do not run botocore at DEBUG in production.
+Each sentinel is a unique alphanumeric core followed by characters that JSON, ``repr`` or
+URL encoding escape, and a leak is any occurrence of the core: a secret that reaches a log
+in an escaped form not redacted as a whole still shows its core.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -22,7 +25,7 @@ import httpx
 import pytest
 from aiobotocore.session import AioSession
 
-from aioremotion import RemotionLambda
+from aioremotion import RemotionLambda, _redact
 from aioremotion.errors import InvalidOptionsError, StartOutcomeUnknownError
 from aioremotion.events import Failed
 from aioremotion.fanout import Batch
@@ -33,14 +36,18 @@ from aioremotion.watching import watch
 
 from .test_fault_matrix import FAST
 
-AWS_SECRET = "SENTINELawsSecretKey0000000000000000000000"
-AWS_TOKEN = "SENTINELsessionToken000000000000000000"
-WEBHOOK_SECRET = "SENTINELwebhookSecret0000"
-LICENSE_KEY = "SENTINELlicenseKey0000"
+AWS_KEY_ID = "AKIASENTINELKEYID000"
+AWS_SECRET = "SENTINELawsSecretKey000000000000000/+abc"
+AWS_TOKEN = "SENTINELsessionToken0000/+xYz/+=="  # base64 like a real one: URL-encoded in queries
+WEBHOOK_SECRET = "SENTINELwebhookSecret0000\"\\'é\u2603"  # escaped by JSON and by repr
+LICENSE_KEY = "SENTINELlicenseKey0000'ü"
 S3P_KEY_ID = "SENTINELs3pAccessKeyId00"
-S3P_SECRET = "SENTINELs3pSecretKey0000"
+S3P_SECRET = "SENTINELs3pSecretKey0000/+\\x"
 _OUTPUTS = itertools.count()
-SENTINELS = (AWS_SECRET, AWS_TOKEN, WEBHOOK_SECRET, LICENSE_KEY, S3P_KEY_ID, S3P_SECRET)
+SENTINELS = (AWS_KEY_ID, AWS_SECRET, AWS_TOKEN, WEBHOOK_SECRET, LICENSE_KEY, S3P_KEY_ID,
+             S3P_SECRET)
+#: What betrays each sentinel in any encoding: its alphanumeric start.
+CORES = tuple(re.sub(r"[^A-Za-z0-9].*", "", s, flags=re.DOTALL) for s in SENTINELS)
 
 
 def secret_options(emulator: RemotionEmulator, **extra: Any) -> dict[str, Any]:
@@ -58,7 +65,7 @@ def secret_options(emulator: RemotionEmulator, **extra: Any) -> dict[str, Any]:
 
 
 def leaks(text: str) -> list[str]:
-    return [s for s in SENTINELS if s in text]
+    return [core for core in CORES if core in text]
 
 
 def leaking(texts: list[str]) -> list[str]:
@@ -68,15 +75,27 @@ def leaking(texts: list[str]) -> list[str]:
 
 def sentinel_client(emulator: RemotionEmulator, **kwargs: Any) -> RemotionLambda:
     session = AioSession()
-    session.set_credentials("AKIASENTINELKEYID000", AWS_SECRET, AWS_TOKEN)
+    session.set_credentials(AWS_KEY_ID, AWS_SECRET, AWS_TOKEN)
     return emulator.client(session=session, **kwargs)
 
 
 @pytest.fixture
 def captured(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO)
-    caplog.set_level(logging.DEBUG, logger="aioremotion")
+    for name in ("aioremotion", "botocore", "aiobotocore"):
+        caplog.set_level(logging.DEBUG, logger=name)
     return caplog
+
+
+def record_texts(records: list[logging.LogRecord]) -> list[str]:
+    """All a handler could show of each record: message, arguments, exception, stack."""
+    texts = []
+    for record in records:
+        texts += [record.getMessage(), repr(record.args), logging.Formatter().format(record)]
+        if record.exc_info:
+            texts.append(logging.Formatter().formatException(record.exc_info))
+        texts += [record.exc_text or "", record.stack_info or ""]
+    return texts
 
 
 async def test_reprs_events_logs_and_errors_of_a_render_hold_no_secret(
@@ -104,8 +123,7 @@ async def test_reprs_events_logs_and_errors_of_a_render_hold_no_secret(
             batch.submit(secret_options(emulator, codec="not-a-codec"))
         for result in batch.results:
             seen += [repr(result), repr(result.error), str(result.error)]
-    seen += [record.getMessage() for record in captured.records]
-    seen += [repr(record.args) for record in captured.records]
+    seen += record_texts(captured.records)
     seen += [captured.text]
     assert not leaking(seen)
     assert [r.status for r in batch.results] == ["done", "error"], [
@@ -153,7 +171,8 @@ async def test_start_outcome_unknown_error_holds_no_secret(
                 await remotion.render_media(secret_options(emulator))
         await emulator.wait_for_renders()
     error = info.value
-    assert not leaks("\n".join([str(error), repr(error), repr(vars(error)), captured.text]))
+    assert not leaks("\n".join([str(error), repr(error), repr(vars(error)), captured.text,
+                                *record_texts(captured.records)]))
 
 
 async def test_web_routes_hold_no_secret(
@@ -194,4 +213,102 @@ async def test_web_routes_hold_no_secret(
                                                              "inputProps": {"a": 1},
                                                              "extra": LICENSE_KEY * 0}):
                 texts.append((await http.post("/api/lambda/render", json=payload)).text)
-    assert not leaks("\n".join([*texts, captured.text]))
+    assert not leaks("\n".join([*texts, captured.text, *record_texts(captured.records)]))
+
+
+async def test_botocore_debug_logs_hold_no_secret(
+    emulator: RemotionEmulator, captured: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every kind of call, with credentials from ``REMOTION_AWS_*`` (a session token
+    included) and botocore at DEBUG: botocore logs the Invoke bodies, the signed headers and
+    the canonical requests, all redacted."""
+    monkeypatch.setenv("REMOTION_AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+    monkeypatch.setenv("REMOTION_AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("REMOTION_AWS_SESSION_TOKEN", AWS_TOKEN)
+    registered = len(_redact._registry)
+    provider = secret_options(emulator)["out_name"]["s3_output_provider"]
+    async with emulator.client(session=None, fast_progress_reads=False) as remotion:
+        assert len(_redact._registry) > registered  # the credentials, while open
+        handle = await remotion.render_media(secret_options(emulator))  # Invoke
+        await remotion.get_progress(handle)  # botocore's S3 GetObject
+        await remotion.get_progress(handle, via="lambda", s3_output_provider=provider)
+        await remotion.render_still(serve_url=emulator.serve_url, composition="HelloWorld",
+                                    license_key=LICENSE_KEY)  # InvokeWithResponseStream
+        await remotion.presign_url(emulator.bucket, "renders/x/out.mp4")  # token in a query
+        async for _event in watch(remotion, handle, FAST):
+            pass
+    await emulator.wait_for_renders()
+    async with emulator.client(session=None, endpoint_urls={
+            "lambda": "http://127.0.0.1:9", "s3": "http://127.0.0.1:9"}) as unreachable:
+        with pytest.raises(Exception, match="Could not"):  # botocore logs it with exc_info
+            await unreachable.render_media(secret_options(emulator))
+    assert len(_redact._registry) == registered  # released when closed / sent
+    botocore = [r for r in captured.records if r.name.startswith(("botocore", "aiobotocore"))]
+    shown = "\n".join(record_texts(botocore))
+    # the test saw what it must hide: bodies, signed headers, canonical requests, errors
+    assert "OperationModel(name=Invoke)" in shown
+    assert "OperationModel(name=InvokeWithResponseStream)" in shown
+    assert "X-Amz-Security-Token" in shown and "x-amz-security-token:" in shown
+    assert "X-Amz-Security-Token=" in shown  # the presigned URL's canonical query
+    assert any(r.exc_info or r.exc_text for r in botocore)
+    assert not leaking([*record_texts(captured.records), captured.text])
+
+
+def test_redacting_filter_masks_every_form_and_replaces_the_message() -> None:
+    _redact.install()
+    log = logging.getLogger("botocore.endpoint")
+    assert any(isinstance(f, _redact.RedactingFilter) for f in log.filters)
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep, level = Keep(), log.level
+    log.addHandler(keep)
+    log.setLevel(logging.DEBUG)
+    payload = {"licenseKey": LICENSE_KEY, "webhook": {"secret": WEBHOOK_SECRET},
+               "outName": {"s3OutputProvider": {"accessKeyId": S3P_KEY_ID,
+                                                "secretAccessKey": S3P_SECRET}}}
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    try:
+        with _redact.payload_secrets(payload):
+            log.debug("params: %s", {"body": body})  # bytes repr of JSON
+            log.debug("ascii JSON %s", json.dumps(payload))
+            log.debug("repr %r", payload)
+            try:
+                raise RuntimeError(f"failed with {S3P_SECRET}")
+            except RuntimeError:
+                log.debug("failed", exc_info=True)
+        # a token refreshed after the client opened is not registered, but still masked
+        log.debug("CanonicalRequest:\nx-amz-security-token:%s\n", AWS_TOKEN)
+        log.debug("X-Amz-Security-Token=%s&X-Amz-Date=1", "SENTINELsessionToken0000%2F%2B")
+        log.debug("headers: %r", {"X-Amz-Security-Token": AWS_TOKEN.encode()})
+        log.debug("unrelated: %s", LICENSE_KEY)  # released: no longer a known secret
+    finally:
+        log.removeHandler(keep)
+        log.setLevel(level)
+    *redacted, unrelated = records
+    failed = redacted.pop(3)
+    assert all(r.args == () and "***" in r.msg for r in redacted), [r.msg for r in redacted]
+    assert not leaking(record_texts([*redacted, failed]))
+    assert failed.exc_info is None and "RuntimeError: failed with ***" in (failed.exc_text or "")
+    assert unrelated.getMessage() == f"unrelated: {LICENSE_KEY}"
+
+
+def test_json_of_options_hides_the_s3_output_provider_key_id() -> None:
+    options = RenderMediaOptions.model_validate(secret_options(_FakeEmulator()))
+    assert not leaks(options.model_dump_json())
+    assert not leaks(json.dumps(options.model_dump(mode="json")))
+    provider = options.out_name_payload()["s3OutputProvider"]
+    assert (provider["accessKeyId"], provider["secretAccessKey"]) == (S3P_KEY_ID, S3P_SECRET)
+    # model_dump() (Python mode) still round-trips
+    assert RenderMediaOptions.model_validate(options.model_dump()).out_name_payload() == (
+        options.out_name_payload())
+
+
+class _FakeEmulator:
+    serve_url = "https://x.s3.amazonaws.com/sites/a/index.html"
+    bucket = "remotionlambda-useast1-abcdefghij"
+    s3_endpoint = "https://r2.example.com"
