@@ -21,7 +21,11 @@ Routes (the template's contract; every reply is JSON):
 Errors are ``{"type":"error","message":…}``: 400 for invalid input (before any AWS call),
 413 for a body over ``max_body_bytes``, 415 for a body that is not JSON, 404 for an unknown
 render, 500 for anything else (the template's status for every error). Progress is only
-read from the buckets this deployment renders into.
+read from the buckets this deployment renders into: with no ``REMOTION_BUCKET``, the
+region's ``remotionlambda-*`` bucket is discovered at startup (then at most once per
+``bucket_discovery_retry_s``), and while that fails progress for other buckets answers a
+500 that tells the operator to set ``REMOTION_BUCKET`` (the details go to the log).
+Messages repeat at most 64 characters of what a client sent.
 
 Example (``uvicorn`` serving the template's API with settings from the environment)::
 
@@ -56,6 +60,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -63,7 +68,7 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -72,6 +77,7 @@ from ..errors import InvalidOptionsError, RenderNotFoundError
 from ..events import Done, Failed, Progress, event_from_progress
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id
+from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 from .config import WebConfig
 from .webhooks import SIGNATURE_HEADER, WebhookCallback, WebhookReceiver, WebhookRejected
 
@@ -98,6 +104,40 @@ NO_LIFESPAN_MESSAGE = (
     "server that runs lifespans, run app.router.lifespan_context(app) from the parent app's "
     "lifespan when mounting it, or pass client=... to create_app"
 )
+#: The reply to a progress request for an unknown bucket while the render bucket could not
+#: be discovered (the details, bucket names included, go to the server log only).
+BUCKET_UNKNOWN_MESSAGE = (
+    "The server is misconfigured: it could not find out which S3 bucket it renders into. "
+    "Its operator should set REMOTION_BUCKET to the name of the render bucket (the server "
+    "log has the details)."
+)
+#: The most characters of a client's input an error message repeats.
+ECHO_LIMIT = 64
+#: The most characters of an error reply's message.
+MESSAGE_LIMIT = 1000
+
+
+def clip(text: str, limit: int = ECHO_LIMIT, *, quote: bool = False) -> str:
+    """``text`` cut to ``limit`` characters (saying how long it was), ``repr``-quoted with
+    ``quote``: how error messages repeat what a client sent.
+
+    >>> clip("abc", quote=True)
+    "'abc'"
+    >>> clip("x" * 100, 4)
+    'xxxx… (100 characters)'
+    >>> clip("x" * 100, 4, quote=True)
+    "'xxxx'… (100 characters)"
+    """
+    cut = len(text) > limit
+    shown = text[:limit] if cut else text
+    if quote:
+        shown = repr(shown)
+    return f"{shown}… ({len(text)} characters)" if cut else shown
+
+
+def echo(value: str) -> str:
+    """A client's ``value`` quoted for an error message: ``clip(value, quote=True)``."""
+    return clip(value, quote=True)
 
 
 class ApiError(Exception):
@@ -110,8 +150,9 @@ class ApiError(Exception):
 
 
 def error_response(status: int, message: str) -> JSONResponse:
-    """The template's error envelope."""
-    return JSONResponse({"type": "error", "message": message}, status_code=status)
+    """The template's error envelope (the message cut to ``MESSAGE_LIMIT`` characters)."""
+    return JSONResponse({"type": "error", "message": clip(message, MESSAGE_LIMIT)},
+                        status_code=status)
 
 
 def success_response(data: Any) -> JSONResponse:
@@ -127,7 +168,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         try:
             declared = int(length)
         except ValueError:
-            raise ApiError(400, f"Invalid Content-Length header: {length!r}") from None
+            raise ApiError(400, f"Invalid Content-Length header: {echo(length)}") from None
         if declared > limit:
             raise too_large
     body = bytearray()
@@ -144,18 +185,27 @@ def _is_json(content_type: str) -> bool:
                                             and media.endswith("+json"))
 
 
+#: The deepest request body accepted: the body object itself, then ``inputProps`` nested
+#: at most :data:`~aioremotion.protocol.nesting.MAX_JSON_DEPTH` levels.
+BODY_MAX_DEPTH = MAX_JSON_DEPTH + 1
+
+
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """The request body as a JSON object: 415 when not sent as JSON, 413 when too large,
-    400 when not a JSON object."""
+    400 when not a JSON object or nested deeper than :data:`BODY_MAX_DEPTH` levels."""
     content_type = request.headers.get("content-type", "")
     if not _is_json(content_type):
         raise ApiError(
             415, "Send the request body as JSON with Content-Type: application/json; got "
-                 f"{content_type or 'no Content-Type'}"
+                 f"{clip(content_type) or 'no Content-Type'}"
         )
     body = await read_body(request, limit)
     try:
-        data = json.loads(body)
+        data = parse_json(body, field="request body", limit=BODY_MAX_DEPTH)
+    except JsonTooDeepError as exc:
+        raise ApiError(400, f"The request body is nested {exc.depth} levels deep; at most "
+                            f"{exc.limit} are supported (inputProps may nest at most "
+                            f"{MAX_JSON_DEPTH} levels)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -220,9 +270,11 @@ class RemotionWeb:
         *,
         client: RemotionLambda | None = None,
         on_webhook: WebhookCallback | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config if config is not None else WebConfig.from_env()
         cfg = self.config
+        self._clock = clock
         self._injected = client is not None
         self._client: RemotionLambda | None = client
         self._startup_error: str | None = None
@@ -234,6 +286,11 @@ class RemotionWeb:
         #: The buckets progress may be read from (grows with the buckets renders return).
         self.buckets: set[str] = set(cfg.known_buckets)
         self._discovered = self._explicit_buckets
+        #: No ListBuckets call before this time on ``clock`` (after an attempt that found
+        #: nothing or failed).
+        self._next_discovery_at = float("-inf")
+        #: Whether the last discovery attempt failed (progress for unknown buckets: 500).
+        self._discovery_failed = False
         self._discover_lock = anyio.Lock()
         if on_webhook is not None and not cfg.webhook_secret:
             raise InvalidOptionsError(
@@ -272,12 +329,8 @@ class RemotionWeb:
                     logger.error("%s", self._startup_error)
                 else:
                     stack.callback(self._forget_client)
-            if self._client is not None and not self._discovered and self._credentials_set():
-                try:
-                    await self._discover_bucket()
-                except Exception as exc:
-                    logger.warning("Could not find the render bucket at startup (will retry "
-                                   "on the first progress request): %s", exc)
+            if self._client is not None and self._credentials_set():
+                await self._discover_bucket()
             yield
 
     def _forget_client(self) -> None:
@@ -311,24 +364,55 @@ class RemotionWeb:
         ):
             raise ApiError(500, MISSING_SECRET_MESSAGE)
 
+    def _may_discover(self) -> bool:
+        return not self._discovered and self._clock() >= self._next_discovery_at
+
     async def _discover_bucket(self) -> None:
+        """Look for the region's ``remotionlambda-*`` bucket (one ListBuckets call) unless
+        it is known, or the last attempt was less than ``bucket_discovery_retry_s`` ago.
+
+        The one place the app lists buckets: at startup, then on demand at most once per
+        interval. A failure is logged once (WARNING, with the details) and remembered;
+        it never reaches a reply."""
+        if not self._may_discover():
+            return
+        client = self.client
         async with self._discover_lock:
-            if self._discovered:
+            if not self._may_discover():
+                return  # another request just tried
+            retry_s = self.config.bucket_discovery_retry_s
+            # set first: even an attempt cut short (cancelled) counts
+            self._next_discovery_at = self._clock() + retry_s
+            try:
+                found = await client.find_bucket()
+            except Exception as exc:
+                self._discovery_failed = True
+                logger.warning(
+                    "Could not find the render bucket of %s: progress requests for buckets "
+                    "this app has not rendered into are refused until it is found (next "
+                    "attempt in %g s at the earliest). Set REMOTION_BUCKET to the render "
+                    "bucket's name. The error: %s: %s",
+                    client.region, retry_s, type(exc).__name__, exc,
+                )
                 return
-            found = await self.client.find_bucket()
-            if found is not None:
-                self.buckets.add(found)
+            self._discovery_failed = False
+            if found is None:   # none yet: the first render creates it
+                return
+            self.buckets.add(found)
             self._discovered = True
+            logger.info("Reading progress from the render bucket %s", found)
 
     async def _check_bucket(self, bucket: str) -> None:
+        """Refuse (before any other AWS call) a bucket not known to be this app's."""
         if bucket in self.buckets:
             return
-        if not self._discovered:
-            await self._discover_bucket()
-            if bucket in self.buckets:
-                return
+        await self._discover_bucket()
+        if bucket in self.buckets:
+            return
+        if self._discovery_failed:
+            raise ApiError(500, BUCKET_UNKNOWN_MESSAGE)
         raise ApiError(
-            400, f'bucketName "{bucket}" is not a bucket this app renders into: pass the '
+            400, f'bucketName "{clip(bucket)}" is not a bucket this app renders into: pass the '
                  "bucketName that /api/lambda/render returned"
         )
 
@@ -361,6 +445,11 @@ class RemotionWeb:
             return error_response(400, str(exc))
         except RenderNotFoundError as exc:
             return error_response(404, str(exc))
+        except ClientDisconnect:
+            # the client went away before sending its whole body: nobody to answer
+            logger.debug("%s %s: the client disconnected before sending its body",
+                         request.method, request.url.path)
+            return Response(status_code=400)
         except Exception as exc:
             logger.exception("%s %s failed", request.method, request.url.path)
             return error_response(500, str(exc) or type(exc).__name__)
@@ -390,7 +479,7 @@ class RemotionWeb:
             raise ApiError(400, '"id" must be a non-empty string, the id of the composition '
                                 f"to render; got {_json_type(composition)}")
         if cfg.allowed_compositions is not None and composition not in cfg.allowed_compositions:
-            raise ApiError(400, f'"id" {composition!r} is not a composition this app renders '
+            raise ApiError(400, f'"id" {echo(composition)} is not a composition this app renders '
                                 f"(allowed: {', '.join(sorted(cfg.allowed_compositions))})")
         return composition
 
@@ -441,19 +530,24 @@ class RemotionWeb:
         if not isinstance(bucket, str):
             raise ApiError(400, '"bucketName" must be the bucketName that /api/lambda/render '
                                 f"returned; got {_json_type(bucket)}")
+        # the naming patterns end in "$", which lets one trailing newline through
         try:
             check_render_id(render_id)
+            valid_id = not render_id.endswith("\n")
+        except InvalidOptionsError:
+            valid_id = False
+        if not valid_id:
+            raise ApiError(400, f"id: {echo(render_id)} is not a Remotion render id: pass the "
+                                "renderId that /api/lambda/render returned (letters, digits, "
+                                "'-' and '_' only)")
+        try:
             check_bucket_name(bucket, "bucketName")
-            # the naming patterns end in "$", which lets one trailing newline through
-            if render_id.endswith("\n"):
-                raise InvalidOptionsError([("render_id", f"{render_id!r} is not a Remotion "
-                                                         "render id")])
-            if bucket.endswith("\n"):
-                raise InvalidOptionsError([("bucketName", f"{bucket!r} is not a valid S3 "
-                                                          "bucket name")])
-        except InvalidOptionsError as exc:
-            raise ApiError(400, "; ".join(f"{field}: {message}"
-                                          for field, message in exc.problems)) from None
+            valid_bucket = not bucket.endswith("\n")
+        except InvalidOptionsError:
+            valid_bucket = False
+        if not valid_bucket:
+            raise ApiError(400, f"bucketName: {echo(bucket)} is not a valid S3 bucket name: "
+                                "3-63 characters of lowercase letters, digits, '.' and '-'")
         self._guard()
         await self._check_bucket(bucket)
         client = self.client
@@ -503,6 +597,7 @@ def create_app(
     client: RemotionLambda | None = None,
     on_webhook: WebhookCallback | None = None,
     debug: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """A Starlette app serving the Next.js template's API and the demo page.
 
@@ -514,6 +609,8 @@ def create_app(
         on_webhook: called (sync or async) with each verified webhook payload
             (:class:`~aioremotion.web.webhooks.WebhookSuccess`, ``WebhookError`` or
             ``WebhookTimeout``); needs ``config.webhook_secret``.
+        clock: the monotonic clock that spaces bucket discovery attempts (tests inject
+            one).
 
     The :class:`RemotionWeb` behind the app is ``app.state.remotion_web``.
 
@@ -526,7 +623,7 @@ def create_app(
         app = create_app(WebConfig.from_env(webhook_secret="s3cr3t"), on_webhook=notify)
         # uvicorn module:app
     """
-    web = RemotionWeb(config, client=client, on_webhook=on_webhook)
+    web = RemotionWeb(config, client=client, on_webhook=on_webhook, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -72,6 +72,10 @@ class WebConfig:
         bucket_name: the render bucket; renders are forced into it and progress is only
             read from it. When neither this nor ``allowed_buckets`` is set, the region's
             ``remotionlambda-*`` bucket is discovered at startup (one ListBuckets call).
+            Until it is found, progress for other buckets is refused without any AWS call
+            (500 naming ``REMOTION_BUCKET`` when discovery failed, 400 when there is none).
+        bucket_discovery_retry_s: the least time between two discovery attempts after one
+            failed or found nothing (one ListBuckets call each).
         allowed_buckets: further buckets progress may be read from.
         credential_guard: refuse with the template's messages when no AWS keys are in the
             environment. ``None`` (default): on when the app creates its own client, off
@@ -108,6 +112,7 @@ class WebConfig:
     render_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     bucket_name: str | None = None
     allowed_buckets: frozenset[str] = frozenset()
+    bucket_discovery_retry_s: float = 30.0
     credential_guard: bool | None = None
     max_body_bytes: int = 256 * 1024
     progress_floor: float = 0.03
@@ -169,6 +174,8 @@ class WebConfig:
             if not self.webhook_secret:
                 problems.append(("webhook_secret", "is required with webhook_url: the app "
                                                    "refuses unsigned webhooks"))
+        if not self.bucket_discovery_retry_s > 0:
+            problems.append(("bucket_discovery_retry_s", "must be positive"))
         if self.webhook_replay_window_s <= 0:
             problems.append(("webhook_replay_window_s", "must be positive"))
         if problems:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
@@ -21,6 +23,7 @@ from aioremotion.errors import InvalidOptionsError
 from aioremotion.protocol.webhooks import sign_webhook
 from aioremotion.testing.emulator import RemotionEmulator
 from aioremotion.testing.functions import EmulatorConfig
+from aioremotion.testing.s3_faults import FaultyS3Proxy
 from aioremotion.web import (
     MISSING_KEY_MESSAGE,
     MISSING_SECRET_MESSAGE,
@@ -30,6 +33,7 @@ from aioremotion.web import (
     WebhookTimeout,
     create_app,
 )
+from aioremotion.web.app import BUCKET_UNKNOWN_MESSAGE
 
 from .conftest import FAST, asgi_client, bind_socket, serve
 
@@ -318,6 +322,230 @@ async def test_the_bucket_is_discovered_at_startup_when_not_configured() -> None
     async with RemotionEmulator(region="ap-southeast-2", config=FAST) as emulator:
         # (no ListBuckets call when the unknown bucket comes: it was done at startup)
         await refuse_unknown_bucket(emulator, web_config(emulator, bucket_name=None))
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class LogRecords(logging.Handler):
+    """Keeps every record it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def at_least(self, level: int) -> list[logging.LogRecord]:
+        return [record for record in self.records if record.levelno >= level]
+
+
+@contextmanager
+def captured_logs() -> Iterator[LogRecords]:
+    """The records of the root logger and of uvicorn's (which do not propagate to it)."""
+    handler = LogRecords()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+LIST_BUCKETS = re.compile(r"^/$")
+
+
+async def made_up_progress(http: httpx.AsyncClient, count: int = 20) -> list[httpx.Response]:
+    """``count`` anonymous progress requests for buckets that are not the app's."""
+    return [await http.post("/api/lambda/progress", json={
+        "id": "abcdefghij", "bucketName": f"made-up-bucket-{i}"}) for i in range(count)]
+
+
+def assert_refused_as_misconfigured(replies: list[httpx.Response], secrets: list[str]) -> None:
+    for reply in replies:
+        assert reply.status_code == 500, reply.text
+        assert reply.json() == {"type": "error", "message": BUCKET_UNKNOWN_MESSAGE}
+        assert "REMOTION_BUCKET" in reply.json()["message"]
+        for secret in secrets:      # no bucket name of the account, no botocore text
+            assert secret not in reply.text
+        assert "ListBuckets" not in reply.text and "SlowDown" not in reply.text
+
+
+def discovery_warnings(logs: LogRecords) -> list[logging.LogRecord]:
+    return [record for record in logs.records if record.levelno == logging.WARNING
+            and record.getMessage().startswith("Could not find the render bucket")]
+
+
+async def test_failed_discovery_two_buckets_is_retried_once_per_interval_and_not_leaked() -> None:
+    # a region of its own: moto's S3 keeps the buckets of earlier emulators of this process
+    region, extra = "eu-north-1", "remotionlambda-eunorth1-secretname"
+    clock = FakeClock()
+    async with RemotionEmulator(region=region, config=FAST) as emulator, \
+            FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+        await emulator.s3.create_bucket(
+            Bucket=extra, CreateBucketConfiguration={"LocationConstraint": region})
+        secrets = [emulator.bucket, extra, "secretname"]
+        endpoints = {"lambda": emulator.lambda_endpoint, "s3": proxy.endpoint_url}
+        async with emulator.client(endpoint_urls=endpoints) as remotion:
+            calls = Calls(emulator, remotion)
+            app = create_app(web_config(emulator, bucket_name=None), client=remotion,
+                             clock=clock)
+            with captured_logs() as logs:
+                async with asgi_client(app) as http:
+                    # the startup attempt: one ListBuckets, nothing else
+                    assert proxy.count(match=LIST_BUCKETS) == len(proxy.requests) == 1
+                    before = calls.snapshot()
+                    assert_refused_as_misconfigured(await made_up_progress(http), secrets)
+                    clock.advance(29.9)     # within the retry interval: still nothing
+                    assert_refused_as_misconfigured(await made_up_progress(http), secrets)
+                    assert len(proxy.requests) == 1 and calls.snapshot() == before
+
+                    clock.advance(0.1)      # 30 s: the next request retries once
+                    assert_refused_as_misconfigured(await made_up_progress(http), secrets)
+                    assert proxy.count(match=LIST_BUCKETS) == len(proxy.requests) == 2
+
+                    # the operator deletes the extra bucket: found at the next attempt
+                    await emulator.s3.delete_bucket(Bucket=extra)
+                    clock.advance(30)
+                    refused = await http.post("/api/lambda/progress", json={
+                        "id": "abcdefghij", "bucketName": "made-up-bucket"})
+                    assert refused.status_code == 400, refused.text
+                    assert "is not a bucket this app renders into" in refused.text
+                    assert proxy.count(match=LIST_BUCKETS) == 3
+                    clock.advance(3600)     # found: never listed again
+                    await made_up_progress(http, 3)
+                    assert proxy.count(match=LIST_BUCKETS) == 3
+                    data = await start(http, "Square")
+                    assert data["bucketName"] == emulator.bucket
+                    assert (await poll_until_finished(http, data))[-1]["type"] == "done"
+    assert logs.at_least(logging.ERROR) == []
+    warnings = discovery_warnings(logs)
+    assert len(warnings) == 2           # once per failed attempt, with the details
+    assert all(extra in record.getMessage() for record in warnings)
+
+
+async def test_failed_discovery_list_buckets_503_is_retried_once_per_interval() -> None:
+    clock = FakeClock()
+    async with RemotionEmulator(region="ca-central-1", config=FAST) as emulator, \
+            FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+        proxy.fail(503, "SlowDown", times=10_000, method="GET", match=LIST_BUCKETS)
+        endpoints = {"lambda": emulator.lambda_endpoint, "s3": proxy.endpoint_url}
+        async with emulator.client(endpoint_urls=endpoints) as remotion:
+            calls = Calls(emulator, remotion)
+            app = create_app(web_config(emulator, bucket_name=None), client=remotion,
+                             clock=clock)
+            with captured_logs() as logs:
+                async with asgi_client(app) as http:
+                    # the startup attempt (botocore retries the 503 itself)
+                    per_attempt = proxy.count(match=LIST_BUCKETS)
+                    assert per_attempt >= 1 and len(proxy.requests) == per_attempt
+                    before = calls.snapshot()
+                    assert_refused_as_misconfigured(await made_up_progress(http),
+                                                    [emulator.bucket])
+                    assert len(proxy.requests) == per_attempt and calls.snapshot() == before
+
+                    clock.advance(30)       # one more attempt for all 20 requests
+                    assert_refused_as_misconfigured(await made_up_progress(http),
+                                                    [emulator.bucket])
+                    assert proxy.count(match=LIST_BUCKETS) == len(proxy.requests) \
+                        == 2 * per_attempt
+
+                    # S3 recovers: found at the next attempt, and a render goes through
+                    proxy.clear_faults()
+                    clock.advance(30)
+                    refused = await http.post("/api/lambda/progress", json={
+                        "id": "abcdefghij", "bucketName": "made-up-bucket"})
+                    assert refused.status_code == 400, refused.text
+                    assert proxy.count(match=LIST_BUCKETS) == 2 * per_attempt + 1
+                    data = await start(http, "Square")
+                    assert (await poll_until_finished(http, data))[-1]["type"] == "done"
+            assert logs.at_least(logging.ERROR) == []
+            assert len(discovery_warnings(logs)) == 2
+            assert all("SlowDown" in record.getMessage() for record in discovery_warnings(logs))
+
+            # with REMOTION_BUCKET set, a failing ListBuckets does not matter: never called
+            proxy.fail(503, "SlowDown", times=10_000, method="GET", match=LIST_BUCKETS)
+            listed = proxy.count(match=LIST_BUCKETS)
+            configured = create_app(web_config(emulator), client=remotion, clock=clock)
+            async with asgi_client(configured) as http:
+                data = await start(http, "Square")
+                assert (await poll_until_finished(http, data))[-1]["type"] == "done"
+            assert proxy.count(match=LIST_BUCKETS) == listed
+
+
+async def test_a_client_disconnecting_mid_body_is_not_an_error(
+    emulator: RemotionEmulator,
+) -> None:
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async with emulator.client() as remotion:
+        app = create_app(web_config(emulator, webhook_secret=SECRET), client=remotion)
+
+        async def signalling(scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                await app(scope, receive, send)
+            finally:
+                if scope["type"] == "http":
+                    handled.append(scope["path"])
+                    done.set()
+
+        sock, port = bind_socket()
+        async with serve(signalling, sock):
+            with captured_logs() as logs:
+                for route in ("render", "progress", "webhook"):
+                    done.clear()
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    # promises 1000 bytes, sends 7, hangs up
+                    writer.write(b"POST /api/lambda/" + route.encode() + b" HTTP/1.1\r\n"
+                                 b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 1000\r\n\r\n{\"id\": ")
+                    await writer.drain()
+                    writer.close()
+                    await writer.wait_closed()
+                    with anyio.fail_after(10):  # the app has finished with the request
+                        await done.wait()
+    assert handled == ["/api/lambda/render", "/api/lambda/progress", "/api/lambda/webhook"]
+    assert logs.at_least(logging.ERROR) == [], [r.getMessage() for r in logs.records]
+    assert emulator.server.invocations == []
+
+
+async def test_long_user_input_is_cut_in_error_messages(emulator: RemotionEmulator) -> None:
+    long = "x" * 10_000
+    config = web_config(emulator, allowed_compositions={"Square"})
+    async with running_app(emulator, config) as (http, _):
+        replies = [
+            await http.post("/api/lambda/progress",
+                            json={"id": long, "bucketName": emulator.bucket}),
+            await http.post("/api/lambda/progress",
+                            json={"id": "abcdefghij", "bucketName": long}),
+            await http.post("/api/lambda/render", json={"id": long}),
+            await http.post("/api/lambda/render", content=b"{}",
+                            headers={"content-type": "text/" + long}),
+            await http.post("/api/lambda/render", content=b"{}",
+                            headers={"content-type": "application/json",
+                                     "content-length": "9" * 50 + "x" * 10_000}),
+        ]
+    for reply in replies:
+        assert reply.status_code in (400, 415), reply.text[:300]
+        assert len(reply.content) < 400, reply.text[:300]
+        assert re.search(r"… \(100[0-9][0-9] characters\)", reply.json()["message"])
+    assert "is not a Remotion render id" in replies[0].json()["message"]
+    assert "is not a valid S3 bucket name" in replies[1].json()["message"]
+    assert "is not a composition this app renders" in replies[2].json()["message"]
 
 
 async def test_allowed_buckets_extend_the_configured_one(emulator: RemotionEmulator) -> None:
@@ -698,3 +926,94 @@ def test_config_problems_name_the_setting() -> None:
                   serve_url="./src/index.ts")
     assert set(info.value.fields) == {"frames_per_lambda", "region", "webhook_url",
                                       "webhook_secret", "serve_url"}
+
+
+# ---------------------------------------------------------------- deeply nested bodies
+
+
+def props_text(levels: int) -> str:
+    """Input props ``levels`` deep (the props object is the first level), as JSON text."""
+    return '{"a":' * (levels - 1) + "[]" + "}" * (levels - 1)
+
+
+def deep_render_body(levels: int, *, in_props: bool) -> str:
+    """A render body nested ``levels + 1`` deep: in ``inputProps`` or beside it."""
+    if in_props:
+        return '{"id":"HelloWorld","inputProps":' + props_text(levels) + "}"
+    return '{"id":"HelloWorld","inputProps":{},"x":' + "[" * levels + "]" * levels + "}"
+
+
+def too_deep(depth: int) -> str:
+    return (f"The request body is nested {depth} levels deep; at most 501 are supported "
+            "(inputProps may nest at most 500 levels)")
+
+
+def error_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records
+            if record.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_deeply_nested_bodies_are_400_without_an_error_log(
+    emulator: RemotionEmulator, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO")
+    progress = f'{{"id":"abcdef1234","bucketName":"{emulator.bucket}","x":'
+    cases = [
+        ("render", deep_render_body(501, in_props=True), too_deep(502)),
+        ("render", deep_render_body(990, in_props=True), too_deep(991)),
+        ("render", deep_render_body(990, in_props=False), too_deep(991)),
+        ("render", "[" * 100_000 + "]" * 100_000, too_deep(100_000)),
+        ("progress", progress + "[" * 990 + "]" * 990 + "}", too_deep(991)),
+        ("progress", '{"a":' * 5000 + "1" + "}" * 5000, too_deep(5000)),
+    ]
+    async with running_app(emulator) as (http, remotion):
+        calls = Calls(emulator, remotion)
+        before = calls.snapshot()
+        for route, body, message in cases:
+            response = await http.post(f"/api/lambda/{route}", content=body,
+                                       headers={"content-type": "application/json"})
+            assert response.status_code == 400, (route, response.text[:300])
+            assert response.json() == {"type": "error", "message": message}
+        assert calls.snapshot() == before
+    assert error_records(caplog) == []
+
+
+async def test_input_props_at_the_depth_limit_render(
+    emulator: RemotionEmulator, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO")
+    async with running_app(emulator) as (http, _):
+        response = await http.post("/api/lambda/render",
+                                   content=deep_render_body(500, in_props=True),
+                                   headers={"content-type": "application/json"})
+        assert response.status_code == 200, response.text[:300]
+        data = response.json()["data"]
+        (invocation,) = emulator.server.invocations_of("start")
+        # exactly the text JSON.stringify gives for these props
+        assert invocation.payload_json["inputProps"] == {"type": "payload",
+                                                         "payload": props_text(500)}
+        assert (await poll_until_finished(http, data))[-1]["type"] == "done"
+    assert error_records(caplog) == []
+
+
+async def test_nesting_limits_hold_under_uvicorn(
+    emulator: RemotionEmulator, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO")
+    async with emulator.client() as remotion:
+        app = create_app(web_config(emulator), client=remotion)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+            headers = {"content-type": "application/json"}
+            accepted = await http.post("/api/lambda/render", headers=headers,
+                                       content=deep_render_body(500, in_props=True))
+            assert accepted.status_code == 200, accepted.text[:300]
+            for route, body, depth in [
+                ("render", deep_render_body(501, in_props=True), 502),
+                ("render", deep_render_body(995, in_props=False), 996),
+                ("progress", "[" * 995 + "]" * 995, 995),
+            ]:
+                refused = await http.post(f"/api/lambda/{route}", headers=headers,
+                                          content=body)
+                assert refused.status_code == 400, refused.text[:300]
+                assert refused.json() == {"type": "error", "message": too_deep(depth)}
+    assert error_records(caplog) == []
