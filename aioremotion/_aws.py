@@ -10,11 +10,20 @@ the local emulator is reached.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import (
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ProxyConnectionError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from .errors import CredentialsMissingError, InvalidOptionsError
 
@@ -104,3 +113,32 @@ def s3_config(settings: AwsSettings) -> AioConfig:
         s3={"addressing_style": settings.s3_addressing_style},
         signature_version="s3v4",
     )
+
+
+def request_never_sent(exc: BaseException) -> bool:
+    """Whether ``exc`` proves that a request never left this machine.
+
+    This is the one rule aioremotion uses to decide that a failed start started nothing.
+    It is conservative: only a failure to *connect* proves it (connection refused, a DNS
+    failure, a TLS handshake or certificate failure, a connect timeout, a proxy that
+    refused the tunnel). aiobotocore reports a connection reset or dropped while the
+    request was being sent or its reply read as ``EndpointConnectionError`` too, so that
+    class alone proves nothing: its underlying aiohttp error decides. Everything else
+    (read timeouts, resets, closed connections, unknown errors) may have reached the
+    function.
+
+    Example:
+        >>> import aiohttp
+        >>> from botocore.exceptions import EndpointConnectionError
+        >>> reset = aiohttp.ClientOSError(104, "Connection reset by peer")
+        >>> request_never_sent(EndpointConnectionError(endpoint_url="http://x", error=reset))
+        False
+    """
+    if isinstance(exc, ReadTimeoutError):
+        return False
+    if isinstance(exc, (ConnectTimeoutError, SSLError, ProxyConnectionError)):
+        return True
+    if isinstance(exc, EndpointConnectionError):
+        cause = exc.kwargs.get("error")
+        return isinstance(cause, (aiohttp.ClientConnectorError, socket.gaierror))
+    return isinstance(exc, aiohttp.ClientConnectorError)

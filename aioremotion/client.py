@@ -38,22 +38,20 @@ import aiohttp
 import anyio
 from aiobotocore.session import AioSession
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
     HTTPClientError,
     NoCredentialsError,
-    ReadTimeoutError,
-    ResponseStreamingError,
 )
 
+from . import _redact
 from ._aws import (
     AwsSettings,
     ensure_credentials,
     lambda_config,
     make_session,
     region_from_environment,
+    request_never_sent,
     s3_config,
 )
 from ._s3_get import S3ObjectReader
@@ -65,6 +63,7 @@ from .errors import (
     RemotionError,
     RemotionFunctionError,
     RenderNotFoundError,
+    RequestNotSentError,
     StartOutcomeUnknownError,
 )
 from .handles import RenderHandle, StillResult
@@ -310,6 +309,8 @@ class RemotionLambda:
             self._reader = self._make_reader(session)
             if self._reader is not None:
                 stack.push_async_callback(self._reader.close)
+            # botocore logs request headers and bodies at DEBUG: redact these credentials
+            stack.callback((await _redact.credential_secrets(session)).release)
         except BaseException:
             await stack.aclose()
             raise
@@ -441,9 +442,10 @@ class RemotionLambda:
                 routine=routine,
             )
 
-        return await self._with_throttle_retry(
-            call, function_name=function_name, routine=routine, bucket_name=bucket_name
-        )
+        with _redact.payload_secrets(payload):  # out of botocore's DEBUG logs
+            return await self._with_throttle_retry(
+                call, function_name=function_name, routine=routine, bucket_name=bucket_name
+            )
 
     async def _with_throttle_retry(
         self,
@@ -473,27 +475,37 @@ class RemotionLambda:
                     await self._sleep(self.throttle_retry.delay(attempt, self._rng))
                     continue
                 raise self._translate_client_error(exc, function_name) from exc
-            except (ReadTimeoutError, ConnectionClosedError, ResponseStreamingError) as exc:
-                if routine in ("start", "still"):
-                    raise StartOutcomeUnknownError(
-                        f"The {routine} call to {function_name} was sent, but no answer came "
-                        f"back ({type(exc).__name__}: {exc}). The render may be running: it "
-                        "was not retried, so it cannot have started twice. Look for a new "
-                        "renders/<id>/progress.json in the bucket to find out.",
-                        function_name=function_name,
-                        payload_type=routine,
-                        bucket_name=bucket_name,
-                    ) from exc
-                raise RemotionError(
-                    f"No answer from {function_name} for {routine} ({exc}); it is safe to retry"
-                ) from exc
-            except (EndpointConnectionError, ConnectTimeoutError) as exc:
-                raise RemotionError(
-                    f"Could not reach AWS Lambda for {function_name} ({exc}). Nothing was "
-                    "sent, so nothing was started; check the network or endpoint and retry."
-                ) from exc
             except NoCredentialsError as exc:
                 raise CredentialsMissingError() from exc
+            except (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise self._lost_request_error(exc, function_name=function_name,
+                                               routine=routine, bucket_name=bucket_name) from exc
+
+    @staticmethod
+    def _lost_request_error(exc: BaseException, *, function_name: str, routine: str,
+                            bucket_name: str | None) -> RemotionError:
+        """What a transport failure of an invoke means, by the one rule of
+        :func:`request_never_sent`: provably not sent, or (for a start) unknown."""
+        if request_never_sent(exc):
+            return RequestNotSentError(
+                f"Could not connect to AWS Lambda for {function_name} ({exc}). The request "
+                "was never sent, so nothing was started; check the network or the endpoint "
+                "(AWS_ENDPOINT_URL_LAMBDA, region) and retry."
+            )
+        if routine in ("start", "still"):
+            return StartOutcomeUnknownError(
+                f"The {routine} call to {function_name} was sent, but no answer came back "
+                f"({type(exc).__name__}: {exc}). The render may be running: it was not "
+                "retried, so it cannot have started twice. Look for a new "
+                "renders/<id>/progress.json in the bucket to find out.",
+                function_name=function_name,
+                payload_type=routine,
+                bucket_name=bucket_name,
+            )
+        return RemotionError(
+            f"No answer from {function_name} for {routine} ({type(exc).__name__}: {exc}); "
+            "it changes nothing, so it is safe to retry"
+        )
 
     def _translate_client_error(self, exc: ClientError, function_name: str) -> Exception:
         code, message = _error_code(exc), _error_message(exc)
@@ -524,6 +536,17 @@ class RemotionLambda:
     async def find_bucket(self) -> str | None:
         """The region's ``remotionlambda-*`` bucket, or ``None``; raises when there are
         several (Remotion expects exactly one per region)."""
+        matching = await self.remotion_buckets()
+        if len(matching) > 1:
+            raise RemotionError(
+                f"You have multiple buckets ({', '.join(matching)}) in your S3 region "
+                f'({self.region}) starting with "remotionlambda-". Remotion uses exactly one: '
+                "delete the extra ones, or pass force_bucket_name."
+            )
+        return matching[0] if matching else None
+
+    async def remotion_buckets(self) -> list[str]:
+        """Every ``remotionlambda-*`` bucket of this client's region (normally one)."""
         response = await self.s3.list_buckets()
         names = [b["Name"] for b in response.get("Buckets", []) if is_remotion_bucket(b["Name"])]
         matching = []
@@ -539,13 +562,7 @@ class RemotionLambda:
                 region = location.get("LocationConstraint") or "us-east-1"
             if region == self.region:
                 matching.append(name)
-        if len(matching) > 1:
-            raise RemotionError(
-                f"You have multiple buckets ({', '.join(matching)}) in your S3 region "
-                f'({self.region}) starting with "remotionlambda-". Remotion uses exactly one: '
-                "delete the extra ones, or pass force_bucket_name."
-            )
-        return matching[0] if matching else None
+        return matching
 
     async def _create_bucket(self) -> str:
         name = make_bucket_name(self.region)
@@ -722,10 +739,11 @@ class RemotionLambda:
         remaining = retries
         while True:
             try:
-                return await self._with_throttle_retry(
-                    call_once, function_name=function_name, routine="still",
-                    bucket_name=bucket_name,
-                )
+                with _redact.payload_secrets(payload):  # out of botocore's DEBUG logs
+                    return await self._with_throttle_retry(
+                        call_once, function_name=function_name, routine="still",
+                        bucket_name=bucket_name,
+                    )
             except (RemotionFunctionError, RemotionError) as exc:
                 if (
                     remaining > 0

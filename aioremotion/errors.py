@@ -27,6 +27,7 @@ __all__ = [
     "RemotionError",
     "RemotionFunctionError",
     "RenderNotFoundError",
+    "RequestNotSentError",
     "StartOutcomeUnknownError",
     "StillRenderNotSupportedError",
     "VersionMismatchError",
@@ -120,13 +121,26 @@ class ConcurrencyLimitError(RemotionError):
         super().__init__(message)
 
 
+class RequestNotSentError(RemotionError):
+    """The request provably never left this machine: the connection could not be made
+    (refused, DNS failure, TLS handshake, connect timeout, proxy refused). Nothing ran, so
+    it is safe to send again once the network or endpoint is fixed.
+
+    Only failures that happen before any byte of the request is sent get this error; a
+    connection lost after that (a reset, a read timeout) is a
+    :class:`StartOutcomeUnknownError` for a start.
+    """
+
+
 class StartOutcomeUnknownError(RemotionError):
-    """The request reached AWS but no answer came back (a read timeout or a dropped
-    connection): the render may or may not be running. It is never retried automatically,
-    because retrying could start the render twice.
+    """The request may have reached AWS but no answer came back (a read timeout, a reset
+    or dropped connection): the render may or may not be running. It is never retried
+    automatically, because retrying could start the render twice.
 
     ``function_name``, ``bucket_name`` and ``payload_type`` carry what is known; look for a
-    new ``renders/<id>/progress.json`` in the bucket to find out.
+    new ``renders/<id>/progress.json`` in the bucket to find out. A start made by
+    :class:`~aioremotion.Batch` (or ``aioremotion batch``) carries a tag in the render's
+    metadata: ``aioremotion.recovery.find_tagged_renders`` finds it by that tag.
     """
 
     def __init__(

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import AsyncIterator, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,10 +32,17 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .errors import ConcurrencyLimitError, RemotionError, StartOutcomeUnknownError
+from .errors import (
+    ConcurrencyLimitError,
+    InvalidOptionsError,
+    InvalidReplyError,
+    RemotionError,
+    StartOutcomeUnknownError,
+)
 from .events import Done, Failed, Progress
 from .handles import RenderHandle
 from .protocol.options import RenderMediaOptions
+from .recovery import find_tagged_renders, new_tag, tag_options
 from .watching import WatchOptions, watch
 
 if TYPE_CHECKING:
@@ -43,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Batch",
     "BatchFailed",
+    "BatchObserver",
     "Job",
     "JobResult",
     "StartPacer",
@@ -56,18 +65,27 @@ Status = Literal["done", "failed", "error", "cancelled", "not-started"]
 
 @dataclass(frozen=True)
 class Job:
-    """One render of a batch: its options and a key of yours to recognise it by."""
+    """One render of a batch: its options and a key of yours to recognise it by.
+
+    ``render``: a render this job started earlier (say, in a process that died); the
+    batch watches it instead of starting one. ``job_id``: how the job's start tags name
+    it (see :mod:`aioremotion.recovery`); random when ``None``.
+    """
 
     options: RenderMediaOptions | Mapping[str, Any]
     key: str | None = None
+    render: RenderHandle | None = None
+    job_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Started:
-    """The event of a job whose render was accepted by the function."""
+    """The event of a job whose render was accepted by the function (``resumed``: a
+    render started earlier, now watched again)."""
 
     render: RenderHandle
     type: Literal["started"] = "started"
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,10 @@ class JobResult:
     outcome: Done | Failed | None = None
     error: BaseException | None = None
     remote_cancelled: bool = False
+    #: The tag the job's start put into the render's metadata: with a
+    #: :class:`~aioremotion.errors.StartOutcomeUnknownError`, the way to find the render
+    #: (:func:`aioremotion.recovery.find_tagged_renders`).
+    tag: str | None = None
 
     @property
     def status(self) -> Status:
@@ -103,6 +125,53 @@ class JobResult:
     @property
     def ok(self) -> bool:
         return isinstance(self.outcome, Done)
+
+    @property
+    def start_outcome_unknown(self) -> bool:
+        """The start was sent, its answer lost, and its render not found by ``tag``: a
+        render may be running that this result does not name. Never started again."""
+        return self.render is None and isinstance(
+            self.error, (StartOutcomeUnknownError, InvalidReplyError))
+
+
+class BatchObserver:
+    """Hooks a :class:`Batch` calls, synchronously and in order, as each job moves on;
+    subclass it and override what you need. An exception raised here stops the batch.
+
+    ``starting`` comes just before a start call is sent, with the tag the render will
+    carry (persist it, and a render whose call is cut by a crash can be found again);
+    ``started`` as soon as the render is known (``result.render``); ``event`` for each
+    watch event; ``finished`` once the job is over, whatever happened to it.
+
+    Example::
+
+        class Log(BatchObserver):
+            def started(self, result: JobResult) -> None:
+                print("started", result.key, result.render.render_id)
+
+        async with Batch(remotion, observer=Log()) as batch:
+            ...
+    """
+
+    def starting(self, result: JobResult, tag: str) -> None:
+        """A start call for ``result`` is about to be sent, tagged ``tag``."""
+
+    def started(self, result: JobResult) -> None:
+        """``result.render`` is set: the render runs (or was resumed)."""
+
+    def event(self, result: JobResult, event: Progress | Done | Failed) -> None:
+        """A watch event of the job's render."""
+
+    def finished(self, result: JobResult) -> None:
+        """The job is over (done, failed, errored, or cancelled with the batch)."""
+
+
+class _OnStarted(BatchObserver):
+    def __init__(self, callback: Callable[[JobResult], object]) -> None:
+        self.callback = callback
+
+    def started(self, result: JobResult) -> None:
+        self.callback(result)
 
 
 #: Marks, in the event stream, the moment no job is running.
@@ -185,7 +254,22 @@ class Batch:
 
     ``submit`` returns at once; ``events()`` streams every job's events tagged with its
     index and key; on a clean exit the block waits for every job, ``results`` then holds
-    them in submission order.
+    them in submission order. With ``fail_fast``, the first failure cancels the other
+    jobs and the block's body, and the block raises :class:`BatchFailed`.
+
+    Every start is tagged (:mod:`aioremotion.recovery`): when a start's answer is lost
+    after it was sent, the batch looks for the render by its tag (for up to
+    ``start_shield_s``) and watches it, rather than forgetting it or starting it twice.
+
+    Example::
+
+        async with Batch(remotion, max_in_flight=20) as batch:
+            for name in names:
+                batch.submit({"serve_url": site, "composition": "Card", "codec": "h264",
+                              "input_props": {"name": name}}, key=name)
+            async for tagged in batch.events():
+                print(tagged.key, tagged.event.type)
+        print([result.status for result in batch.results])
     """
 
     client: RemotionLambda
@@ -199,10 +283,14 @@ class Batch:
     start_retries: int = 8
     #: A start call, once sent, is shielded from the batch's cancellation for up to this
     #: long, so the render it started is recorded in the results (and cancelled remotely
-    #: with ``cancel_remote_on_exit``) instead of being forgotten. A call unanswered
-    #: after this (a start normally answers within seconds) is recorded as
-    #: :class:`~aioremotion.errors.StartOutcomeUnknownError` and never retried.
+    #: with ``cancel_remote_on_exit``) instead of being forgotten. When the call's answer
+    #: is lost (:class:`~aioremotion.errors.StartOutcomeUnknownError`), the search for
+    #: the render by its tag runs within the same time. A start still unresolved after
+    #: it is recorded as ``StartOutcomeUnknownError`` (with ``JobResult.tag``) and never
+    #: sent again.
     start_shield_s: float = 60.0
+    #: Called as jobs move on (see :class:`BatchObserver`).
+    observer: BatchObserver = field(default_factory=BatchObserver)
     results: list[JobResult] = field(default_factory=list)
     pacer: StartPacer = field(default_factory=StartPacer)
     _tg: TaskGroup | None = None
@@ -232,21 +320,30 @@ class Batch:
     ) -> bool:
         assert self._tg is not None
         assert self._send is not None
-        if exc is not None:
-            # leaving with an error (or being cancelled): stop every job now
-            self._tg.cancel_scope.cancel()
+        assert self._receive is not None
+        ours = False
         try:
-            # the body's own exception propagates unchanged (not in an exception group)
-            await self._tg.__aexit__(None, None, None)
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                # The task group tells a cancellation of its own (fail_fast cancelled
+                # the body with the jobs) from one that came from outside: it swallows
+                # only its own.
+                ours = bool(await self._tg.__aexit__(exc_type, exc, tb))
+            else:
+                if exc is not None:
+                    # leaving with an error: stop every job now
+                    self._tg.cancel_scope.cancel()
+                # the body's own exception propagates unchanged (not in a group)
+                await self._tg.__aexit__(None, None, None)
         finally:
             self.client.throttle_listeners.remove(self.pacer.on_throttle)
             if self.cancel_remote_on_exit:
                 with anyio.CancelScope(shield=True):
                     await self._cancel_unfinished_remotely()
             self._send.close()
-        if self._failure is not None and exc is None:
-            raise BatchFailed(self.results, self._failure)
-        return False
+            self._receive.close()
+        if self._failure is not None and (exc is None or ours):
+            raise BatchFailed(self.results, self._failure) from (exc if ours else None)
+        return ours
 
     def submit(self, options: RenderMediaOptions | Mapping[str, Any] | Job,
                key: str | None = None) -> int:
@@ -283,56 +380,105 @@ class Batch:
             await self._run_job(job, result)
         finally:
             self._running -= 1
+            self.observer.finished(result)
             if self._running == 0 and self._send is not None:
                 self._send.send_nowait(_IDLE)
 
     async def _run_job(self, job: Job, result: JobResult) -> None:
         assert self._in_flight is not None
         async with self._in_flight:
-            try:
-                result.render = await self._start(job)
-            except Exception as exc:  # a start that failed: recorded, never raised here
-                result.error = exc
-                self._fail(result)
-                return
-            self._emit(result, Started(result.render))
+            resumed = job.render is not None
+            if job.render is not None:
+                result.render = job.render
+            else:
+                try:
+                    result.render = await self._start(job, result)
+                except Exception as exc:  # a start that failed: recorded, never raised here
+                    result.error = exc
+                    self._fail(result)
+                    return
+            self.observer.started(result)
+            self._emit(result, Started(result.render, resumed=resumed))
             try:
                 async for event in watch(self.client, result.render, self.watch_options):
-                    self._emit(result, event)
                     if isinstance(event, (Done, Failed)):
                         result.outcome = event
+                    self.observer.event(result, event)
+                    self._emit(result, event)
             except Exception as exc:
                 result.error = exc
             if not result.ok:
                 self._fail(result)
 
-    async def _start(self, job: Job) -> RenderHandle:
-        """Start one render. A start that AWS kept throttling never ran, so it is safe to
-        try again later: the job waits (jittered, growing) and retries, up to
+    async def _start(self, job: Job, result: JobResult) -> RenderHandle:
+        """Start one render, tagged. A start that AWS kept throttling never ran, so it is
+        safe to try again later: the job waits (jittered, growing) and retries, up to
         ``start_retries`` times, while the pacer has already narrowed the window."""
+        options = job.options
+        if not isinstance(options, RenderMediaOptions):
+            if not isinstance(options, Mapping):
+                raise InvalidOptionsError([("options", "must be a RenderMediaOptions or a "
+                                                       f"mapping; got {type(options).__name__}")])
+            options = RenderMediaOptions.model_validate(options)
+        tag = result.tag = new_tag(job.job_id)
+        options = tag_options(options, tag)
         for attempt in range(self.start_retries + 1):
             try:
                 async with self.pacer:
-                    return await self._start_shielded(job)
+                    self.observer.starting(result, tag)
+                    return await self._start_shielded(options, tag)
             except ConcurrencyLimitError:
                 if attempt == self.start_retries:
                     raise
                 await anyio.sleep(self._rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _start_shielded(self, job: Job) -> RenderHandle:
-        """One start call that a cancellation of the batch does not abandon halfway:
-        its answer is awaited (up to ``start_shield_s``) so the render it started is
-        known; the batch's cancellation takes effect right after."""
+    async def _start_shielded(self, options: RenderMediaOptions, tag: str) -> RenderHandle:
+        """One start call that a cancellation of the batch does not abandon halfway: its
+        answer is awaited, and a lost answer resolved by the render's tag, within
+        ``start_shield_s``, so the render it started is known; the batch's cancellation
+        takes effect right after."""
+        sent_at = time.time()
+        lost: RemotionError | None = None
         with anyio.CancelScope(shield=True) as scope:
             scope.deadline = anyio.current_time() + self.start_shield_s
-            return await self.client.render_media(job.options)
+            try:
+                return await self.client.render_media(options)
+            except (StartOutcomeUnknownError, InvalidReplyError) as exc:
+                lost = exc
+            return await self._find_started(tag, lost, sent_at, options)
+        if lost is not None:  # its render did not show up within start_shield_s
+            raise lost
         raise StartOutcomeUnknownError(
-            f"The start call got no answer within {self.start_shield_s} s; the render may "
-            "be running. Look for a new renders/<id>/progress.json in the bucket before "
-            "starting it again.",
+            f"The start call (tag {tag}) got no answer within {self.start_shield_s} s; the "
+            "render may be running. Look for a render whose metadata carries this tag "
+            "(aioremotion.recovery.find_tagged_renders) before starting it again.",
             function_name=self.client.function_name, payload_type="start",
         )
+
+    async def _find_started(self, tag: str, lost: RemotionError, sent_at: float,
+                            options: RenderMediaOptions) -> RenderHandle:
+        """The render a start whose answer was lost started, found by its tag. The search
+        is read-only: it backs off and goes on (through S3 errors too) until the caller's
+        deadline cancels it."""
+        bucket = getattr(lost, "bucket_name", None) or options.force_bucket_name
+        buckets = {bucket} if bucket else {
+            r.render.bucket_name for r in self.results if r.render is not None}
+        delay = 0.25
+        while True:
+            try:
+                if not buckets:  # the function used its region's bucket
+                    buckets = set(await self.client.remotion_buckets())
+                found = await find_tagged_renders(self.client, {tag}, buckets=buckets,
+                                                  since_s=sent_at)
+            except Exception:  # S3 trouble: search again after the pause
+                found = {}
+            if tag in found:
+                return found[tag].model_copy(update={
+                    "cancellation_enabled": options.enable_cancellation,
+                    "started_at_ms": self.client.now_ms()})
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def _fail(self, result: JobResult) -> None:
         if self.fail_fast and self._failure is None:
@@ -370,16 +516,20 @@ async def render_many(
     fail_fast: bool = False,
     cancel_remote_on_exit: bool = False,
     watch_options: WatchOptions | None = None,
+    on_started: Callable[[JobResult], object] | None = None,
 ) -> list[JobResult]:
     """Render every job; results in input order.
 
     With ``fail_fast`` the first failure cancels the rest and raises :class:`BatchFailed`
     (which carries every result); otherwise failures are collected in the results.
+    ``on_started`` is called with each job's result the moment its render is known, so
+    a caller that is cancelled or interrupted still knows every render it started.
     """
+    observer = _OnStarted(on_started) if on_started is not None else BatchObserver()
     async with Batch(client, max_in_flight=max_in_flight,
                      max_concurrent_starts=max_concurrent_starts, fail_fast=fail_fast,
                      cancel_remote_on_exit=cancel_remote_on_exit,
-                     watch_options=watch_options) as batch:
+                     watch_options=watch_options, observer=observer) as batch:
         for job in jobs:
             batch.submit(job)
     return batch.results

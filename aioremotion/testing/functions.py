@@ -83,6 +83,16 @@ class EmulatorConfig:
     max_parallel_encoders: int = 2
 
 
+@dataclass(frozen=True)
+class StartedRender:
+    """A render the emulator started: its id, bucket, function and payload metadata."""
+
+    render_id: str
+    bucket_name: str
+    function_name: str
+    metadata: dict[str, Any]
+
+
 class RemotionFunctions(LambdaBackend):
     """Every deployed Remotion function of the emulator (one account, one region)."""
 
@@ -118,6 +128,9 @@ class RemotionFunctions(LambdaBackend):
         self.throttled = 0
         #: How many renders (start calls that reached the function) there were.
         self.renders_started = 0
+        #: Every render started, in order: the emulator's own record, to check a client
+        #: against (no render started twice, none forgotten).
+        self.started_renders: list[StartedRender] = []
         self._encoders = anyio.Semaphore(max(1, config.max_parallel_encoders))
 
     # ------------------------------------------------------------ the Lambda API
@@ -334,6 +347,10 @@ class RemotionFunctions(LambdaBackend):
         self.renders_started += 1
         delete_after = payload.get("deleteAfter")
         render_id = "-".join(part for part in (delete_after, random_hash()) if part)
+        metadata = payload.get("metadata")
+        self.started_renders.append(StartedRender(
+            render_id=render_id, bucket_name=bucket, function_name=function_name,
+            metadata=dict(metadata) if isinstance(metadata, dict) else {}))
         timeout_ms = self.timeout_ms_of(function_name)
         faults = self.faults.take_render_faults()
         state = initial_progress(now_ms=now_ms(), timeout_ms=timeout_ms,

@@ -56,7 +56,7 @@ from ._loopback import AsyncLoopbackServer
 
 __all__ = ["FaultRule", "FaultyS3Proxy", "ProxiedRequest"]
 
-FaultKind = Literal["fail", "reset", "delay", "corrupt"]
+FaultKind = Literal["fail", "reset", "delay", "corrupt", "reset-after-forward"]
 Match = str | re.Pattern[str] | None
 
 #: RFC 9110 section 7.6.1 hop-by-hop headers, plus the framing headers the proxy
@@ -148,6 +148,8 @@ class FaultRule:
     body: bytes | Callable[[bytes], bytes] = b""
     rst: bool = False
     per_attempt: bool = True
+    body_match: bytes | None = None
+    """Only requests whose body contains these bytes (any body if ``None``)."""
     applied: int = 0
     """How many requests this rule has been applied to (resends included)."""
 
@@ -155,11 +157,12 @@ class FaultRule:
     def active(self) -> bool:
         return self.remaining > 0
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         return (
             self.remaining > 0
             and _method_matches(self.method, method)
             and _matches_path(self.match, path)
+            and (self.body_match is None or self.body_match in body)
         )
 
 
@@ -336,6 +339,27 @@ class FaultyS3Proxy(AsyncLoopbackServer):
         """
         return self._arm(FaultRule("reset", times, method, match, rst=rst, per_attempt=per_attempt))
 
+    def reset_after_forward(
+        self,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        match: Match = None,
+        body_match: bytes | None = None,
+    ) -> FaultRule:
+        """Forward the next ``times`` matching requests, wait for the upstream's answer
+        (so the request took effect: a Lambda start has started its render), then reset
+        the client's connection with a TCP RST instead of relaying the answer.
+
+        This is the fault that tells "was the request sent?" apart: aiobotocore reports
+        it as ``EndpointConnectionError`` wrapping aiohttp's ``ClientOSError``
+        (ECONNRESET), exactly as it reports a connection that could not be made.
+        ``body_match`` picks requests by their body, e.g. ``b'"type":"start"'`` for
+        Lambda start invocations (the proxy works in front of any endpoint).
+        """
+        return self._arm(FaultRule("reset-after-forward", times, method, match,
+                                   body_match=body_match))
+
     def delay(
         self,
         seconds: float,
@@ -444,10 +468,11 @@ class FaultyS3Proxy(AsyncLoopbackServer):
         finally:
             self._in_flight.discard(task)
 
-    def _take(self, method: str, path: str, *, corrupt: bool = False) -> FaultRule | None:
+    def _take(self, method: str, path: str, *, corrupt: bool = False,
+              body: bytes = b"") -> FaultRule | None:
         """Use up the first matching rule: a ``corrupt`` one or any other kind."""
         for rule in self.rules:
-            if (rule.kind == "corrupt") is corrupt and rule.matches(method, path):
+            if (rule.kind == "corrupt") is corrupt and rule.matches(method, path, body):
                 rule.remaining -= 1
                 rule.applied += 1
                 return rule
@@ -477,7 +502,7 @@ class FaultyS3Proxy(AsyncLoopbackServer):
         fingerprint = _fingerprint(request, body)
         rule = self._take_resend(fingerprint, record.timestamp)
         if rule is None:
-            rule = self._take(request.method, request.path)
+            rule = self._take(request.method, request.path, body=body)
         if rule is not None:
             record.fault = rule.kind
             if rule.kind == "fail":
@@ -505,6 +530,8 @@ class FaultyS3Proxy(AsyncLoopbackServer):
             return response
         status, reason, headers, payload = upstream
 
+        if rule is not None and rule.kind == "reset-after-forward":
+            return _drop_connection(request, rst=True)
         if rule is not None and rule.kind == "delay":
             await asyncio.sleep(rule.seconds)
         elif rule is None and request.method == "GET" and status == 200:

@@ -20,9 +20,13 @@ import anyio
 import pytest
 
 from aioremotion import RemotionLambda
-from aioremotion.errors import ConcurrencyLimitError, StartOutcomeUnknownError
+from aioremotion.errors import (
+    ConcurrencyLimitError,
+    RequestNotSentError,
+    StartOutcomeUnknownError,
+)
 from aioremotion.events import Done, Failed, Progress
-from aioremotion.fanout import Batch
+from aioremotion.fanout import Batch, render_many
 from aioremotion.handles import RenderHandle
 from aioremotion.schedule import PollPolicy
 from aioremotion.testing.emulator import RemotionEmulator
@@ -122,6 +126,84 @@ async def test_start_read_timeout_is_not_retried_and_says_what_is_known(
         assert "not retried" in str(error) and "progress.json" in str(error)
         await emulator.wait_for_renders()
     assert emulator.functions is not None and emulator.functions.renders_started == 1
+
+
+START = b'"type":"start"'
+
+
+async def test_start_reset_after_it_was_sent_is_an_unknown_outcome(
+    emulator: RemotionEmulator,
+) -> None:
+    """The request reached the function, then the connection was reset (TCP RST):
+    aiobotocore reports it as it reports a refused connection, but it proves nothing."""
+    async with case(emulator) as c:
+        c.aws_lambda.reset_after_forward(body_match=START)
+        with pytest.raises(StartOutcomeUnknownError) as info:
+            await c.start()
+        assert "nothing was started" not in str(info.value)
+        assert "not retried" in str(info.value)
+        assert c.aws_lambda.count(method="POST", match="/invocations") == 1
+        await emulator.wait_for_renders()
+    assert emulator.functions is not None and emulator.functions.renders_started == 1
+
+
+async def test_start_that_cannot_connect_was_never_sent(emulator: RemotionEmulator) -> None:
+    """Only a failure to connect proves that nothing was sent."""
+    async with FaultyS3Proxy(emulator.lambda_endpoint) as closed:
+        endpoint = closed.endpoint_url  # a port nobody listens on once closed
+    async with emulator.client(endpoint_urls={"lambda": endpoint,
+                                              "s3": emulator.s3_endpoint}) as remotion:
+        with pytest.raises(RequestNotSentError, match="never sent, so nothing was started"):
+            await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
+    assert emulator.functions is not None and emulator.functions.renders_started == 0
+
+
+@pytest.mark.parametrize("api", ["Batch", "render_many"])
+async def test_a_batch_finds_the_render_of_a_start_reset_after_sending(
+    emulator: RemotionEmulator, api: str,
+) -> None:
+    """The batch looks for the render by the tag its start carried, and watches it:
+    nothing forgotten, nothing started twice."""
+    async with case(emulator) as c:
+        c.aws_lambda.reset_after_forward(times=2, body_match=START)
+        jobs = [{"serve_url": emulator.serve_url, **HELLO, "input_props": {"n": i}}
+                for i in range(3)]
+        with anyio.fail_after(60):
+            if api == "Batch":
+                async with Batch(c.remotion, watch_options=FAST) as batch:
+                    for job in jobs:
+                        batch.submit(job)
+                results = batch.results
+            else:
+                results = await render_many(c.remotion, jobs, watch_options=FAST)
+        assert [r.status for r in results] == ["done"] * 3, [r.error for r in results]
+        assert c.aws_lambda.count(fault="reset-after-forward") == 2
+    assert emulator.functions is not None
+    started = emulator.functions.started_renders
+    assert len(started) == 3
+    assert sorted(r.render_id for r in started) == sorted(
+        r.render.render_id for r in results if r.render is not None)
+    assert sorted(r.metadata["aioremotion-job"] for r in started) == sorted(
+        r.tag for r in results if r.tag is not None)
+
+
+async def test_a_lost_start_whose_render_never_shows_up_is_unknown_never_resent(
+    emulator: RemotionEmulator,
+) -> None:
+    """The start was throttled (it never ran) but the 429 was lost on the way back: the
+    batch cannot tell, searches for the tag until start_shield_s, then reports the job
+    as an unknown outcome, with its tag, and does not send it again."""
+    emulator.faults.throttle_next(1, routines={"start"})
+    async with case(emulator) as c:
+        c.aws_lambda.reset_after_forward(body_match=START)
+        async with Batch(c.remotion, watch_options=FAST, start_shield_s=1.0) as batch:
+            batch.submit({"serve_url": emulator.serve_url, **HELLO})
+        [result] = batch.results
+        assert result.status == "error" and result.start_outcome_unknown
+        assert isinstance(result.error, StartOutcomeUnknownError)
+        assert result.tag and result.render is None
+        assert c.aws_lambda.count(method="POST", match="/invocations") == 1
+    assert emulator.functions is not None and emulator.functions.renders_started == 0
 
 
 async def test_cancellation_mid_start(emulator: RemotionEmulator) -> None:

@@ -195,3 +195,79 @@ async def test_a_batch_retries_starts_that_aws_kept_throttling() -> None:
         assert emulator.functions.throttled > 0
         assert emulator.functions.renders_started == 6
     assert [r.status for r in results] == ["done"] * 6
+
+
+async def test_fail_fast_with_a_consuming_body_raises_batch_failed(
+    emulator: RemotionEmulator,
+) -> None:
+    """The README's pattern: the body awaits ``batch.events()``. The first failure cancels
+    the body with the jobs, and the block raises BatchFailed, not a bare cancellation."""
+    emulator.faults.fail_chunk(0, retryable=False)
+    emulator.faults.slow_renders(200)
+    seen: list[str] = []
+    async with emulator.client() as remotion:
+        with anyio.fail_after(60), pytest.raises(BatchFailed) as info:
+            async with Batch(remotion, fail_fast=True, watch_options=FAST) as batch:
+                for job in jobs(emulator, 4):
+                    batch.submit(job)
+                async for tagged in batch.events():
+                    seen.append(tagged.event.type)
+        # the host task is not left cancelled: it goes on awaiting
+        await anyio.lowlevel.checkpoint()
+    assert info.value.first.status == "failed"
+    assert "started" in seen
+    assert len(info.value.results) == 4
+
+
+async def test_an_outer_cancellation_is_not_turned_into_batch_failed(
+    emulator: RemotionEmulator,
+) -> None:
+    """A cancellation from outside the batch stays a cancellation, fail_fast or not."""
+    emulator.faults.slow_renders(400)
+    async with emulator.client() as remotion:
+        with anyio.move_on_after(0.5) as scope:
+            async with Batch(remotion, fail_fast=True, watch_options=FAST) as batch:
+                for job in jobs(emulator, 2):
+                    batch.submit(job)
+                async for _ in batch.events():
+                    pass
+        assert scope.cancelled_caught
+        await emulator.wait_for_renders()
+    assert all(r.render is not None for r in batch.results)
+
+
+async def test_a_batch_closes_its_event_streams(emulator: RemotionEmulator) -> None:
+    """No ResourceWarning: the batch's receive stream is closed on exit (it used to be
+    left for the garbage collector)."""
+    import gc
+    import warnings
+
+    async with emulator.client() as remotion:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            results = await render_many(remotion, jobs(emulator, 2), watch_options=FAST)
+            async with Batch(remotion, watch_options=FAST) as batch:
+                batch.submit(jobs(emulator, 1)[0])
+                async for _ in batch.events():
+                    break  # leave the events early, too
+            del batch
+            gc.collect()
+    assert [r.status for r in results] == ["done", "done"]
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], \
+        [str(w.message) for w in caught]
+
+
+async def test_on_started_hands_over_every_render_of_a_cancelled_render_many(
+    emulator: RemotionEmulator,
+) -> None:
+    emulator.faults.slow_renders(400)
+    handed: list[str] = []
+    async with emulator.client() as remotion:
+        with anyio.move_on_after(1.0):
+            await render_many(remotion, jobs(emulator, 6), watch_options=FAST,
+                              on_started=lambda result: handed.append(
+                                  result.render.render_id if result.render else "?"))
+        await emulator.wait_for_renders()
+        assert emulator.functions is not None
+        started = [r.render_id for r in emulator.functions.started_renders]
+    assert handed and sorted(handed) == sorted(started)
