@@ -17,14 +17,21 @@ started again (their results are reused; ``--retry-failed`` starts failed ones a
 renders that were running are watched again (re-attached) instead of started twice, and
 only jobs never started are started.
 
-Like the client, the batch never starts a render twice on its own. Each start call tags
-the render's ``metadata`` with a random token (``aioremotion-job``) that the ``starting``
-record keeps. When the process died during a start call, the rerun looks for a render
-carrying that token (``renders/*/progress.json`` written since) and watches it; a job
-whose render is not found (its start never arrived, or it has no metadata yet), or whose
-call was sent but got no answer, is reported with status ``error`` and only started again
-with ``--retry-failed``. Ctrl+C lets the start calls in flight finish and records them
-before exiting, so an interrupted batch leaves no unknown starts; only a hard kill can.
+The batch is :class:`aioremotion.Batch` (the library's one fan-out engine: paced starts,
+throttled starts retried, a lost start answer resolved by the render's tag) plus this
+persistence. Like the client, it never starts a render twice on its own. Each start call
+tags the render's ``metadata`` with ``<job id>.<random>`` (``aioremotion-job``) that the
+``starting`` record keeps. When the process died during a start call, the rerun looks for
+a render carrying that tag (``renders/*/progress.json`` written since) and watches it; a
+job whose render is not found (its start never arrived, or it has no metadata yet) is
+reported with status ``error`` and only started again with ``--retry-failed``.
+
+A damaged state file (a record cut by a crash or a truncated copy, bytes that are not
+UTF-8, lines that are not records) is reported, never fatal: the readable records are
+used, and every job left without a record is first looked up by its job id (the stable
+part of its tags) in the bucket, so that a render whose record was lost is watched, not
+started again. Ctrl+C lets the start calls in flight finish and records them before
+exiting, so an interrupted batch leaves no unknown starts; only a hard kill can.
 """
 
 from __future__ import annotations
@@ -33,26 +40,24 @@ import argparse
 import hashlib
 import json
 import os
-import secrets
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import anyio
 from pydantic.alias_generators import to_camel
 
-from ..errors import InvalidOptionsError, InvalidReplyError, StartOutcomeUnknownError
-from ..events import Done, Failed
-from ..fanout import StartPacer
+from ..errors import InvalidOptionsError
+from ..events import Done, Failed, Progress
+from ..fanout import Batch, BatchObserver, Job, JobResult
 from ..handles import RenderHandle
+from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 from ..protocol.options import RenderMediaOptions
-from ..watching import watch
+from ..recovery import find_tagged_renders
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
-    Target,
     add_target_arguments,
     default_serve_url,
     emit_json,
@@ -60,7 +65,8 @@ from ._common import (
 )
 from ._display import BatchReporter, choose_mode
 
-__all__ = ["BatchJob", "JobState", "StateLog", "add_parser", "load_jobs", "load_state"]
+__all__ = ["BatchJob", "JobState", "SavedState", "StateLog", "add_parser", "load_jobs",
+           "load_state"]
 
 STATE_VERSION = 1
 FAILED_STATUSES = ("failed", "error")
@@ -69,13 +75,15 @@ UNKNOWN_START = (
     "(look for a new renders/<id>/progress.json in the bucket); it was not started again: "
     "rerun with --retry-failed to start it anyway"
 )
+LOST_RECORD = (
+    "the state file lost this job's records, and no render of it was found by its tag; "
+    "it may not have been started"
+)
 #: Where a job's required fields can come from besides the job itself.
 REQUIRED_HINTS = {
     "serve_url": "name it in the job, pass --serve-url, set REMOTION_SERVE_URL or use --local",
     "composition": "name it in the job, pass --composition or set REMOTION_COMPOSITION",
 }
-#: Start errors after which the render may exist: never retried on their own.
-UNKNOWN_START_ERRORS = (StartOutcomeUnknownError, InvalidReplyError)
 
 
 def add_parser(sub: Any) -> None:
@@ -136,6 +144,12 @@ class BatchJob:
     def tags(self) -> dict[str, Any]:
         return {"key": self.key, "line": self.line}
 
+    @property
+    def job_id(self) -> str:
+        """The stable part of the job's start tags: the same in every run of the same
+        job, so a render whose record was lost can still be found."""
+        return hashlib.sha256(f"{self.ident}\0{self.digest}".encode()).hexdigest()[:12]
+
     def options(self, defaults: dict[str, Any]) -> RenderMediaOptions:
         """The job's options, with ``defaults`` for the fields it does not name."""
         merged = dict(self.raw)
@@ -153,18 +167,28 @@ def _digest(raw: dict[str, Any]) -> str:
 def load_jobs(path: str) -> list[BatchJob]:
     """Read and check the jobs file (raises InvalidOptionsError naming each bad line)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise InvalidOptionsError([("jobs", f"cannot read {path}: {exc.strerror or exc}")]) \
             from None
     jobs: list[BatchJob] = []
     problems: list[tuple[str, str]] = []
     keys: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw_line in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append((f"line {number}", f"is not valid UTF-8 (byte "
+                                               f"0x{raw_line[exc.start]:02x} at column "
+                                               f"{exc.start + 1}): save the file as UTF-8"))
+            continue
         if not line.strip():
             continue
-        try:
-            value = json.loads(line)
+        try:  # (a job's object may wrap input props of the deepest nesting allowed)
+            value = parse_json(line, field=f"line {number}", limit=MAX_JSON_DEPTH + 1)
+        except JsonTooDeepError as exc:
+            problems.extend(exc.problems)
+            continue
         except json.JSONDecodeError as exc:
             problems.append((f"line {number}", f"is not valid JSON: {exc}"))
             continue
@@ -227,23 +251,52 @@ class JobState:
     starting_at: float | None = None
 
 
-def load_state(path: Path) -> dict[str, JobState]:
-    """Read a state file; a torn last line (a crash mid-write) is ignored."""
-    states: dict[str, JobState] = {}
+@dataclass
+class SavedState:
+    """What a state file holds: each job's latest state, and the damage found."""
+
+    jobs: dict[str, JobState] = field(default_factory=dict)
+    #: Line numbers (from 1) of records that could not be read.
+    damaged_lines: list[int] = field(default_factory=list)
+    #: The earliest time a readable record carries (epoch seconds), if any.
+    earliest_at: float | None = None
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.damaged_lines)
+
+    def describe_damage(self, path: Path) -> str:
+        lines = ", ".join(str(n) for n in self.damaged_lines[:5])
+        more = ", ..." if len(self.damaged_lines) > 5 else ""
+        return (f"{path} has {len(self.damaged_lines)} unreadable record(s) (line "
+                f"{lines}{more}; a crash while writing, a truncated copy or an edit); "
+                "the readable records are used, and jobs left without a record are "
+                "looked up by their tag before any is started")
+
+
+def load_state(path: Path) -> SavedState:
+    """Read a state file. Never fails on its content: a line that is not UTF-8, not
+    JSON or not a record is counted in ``damaged_lines`` and skipped."""
+    saved = SavedState()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        return states
-    for line in text.splitlines():
+        return saved
+    states = saved.jobs
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
         try:
-            record = json.loads(line)
+            record = parse_json(raw, limit=MAX_JSON_DEPTH + 8)  # (ValueError if not)
             ident = record["job"]
-            state = states.setdefault(ident, JobState())
             event = record["event"]
+            at = record.get("at")
+            if isinstance(at, (int, float)):
+                saved.earliest_at = at if saved.earliest_at is None else min(
+                    saved.earliest_at, at)
             if event == "starting":
                 states[ident] = JobState(digest=record.get("digest"), starting=True,
-                                         token=record.get("token"),
-                                         starting_at=record.get("at"))
+                                         token=record.get("token"), starting_at=at)
             elif event == "start-failed":
                 states[ident] = JobState()
             elif event == "started":
@@ -251,12 +304,15 @@ def load_state(path: Path) -> dict[str, JobState]:
                     digest=record.get("digest"),
                     handle=RenderHandle.model_validate(record["render"]))
             elif event == "finished":
+                state = states.setdefault(ident, JobState())
                 state.digest = record.get("digest", state.digest)
                 state.result = dict(record["result"])
                 state.starting = False
-        except (ValueError, KeyError, TypeError):
-            continue
-    return states
+            else:
+                raise ValueError(f"unknown event {event!r}")
+        except (ValueError, KeyError, TypeError, AttributeError):  # UnicodeDecodeError too
+            saved.damaged_lines.append(number)
+    return saved
 
 
 class StateLog:
@@ -265,25 +321,26 @@ class StateLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = path.open("a+", encoding="utf-8")
+        self._file: IO[bytes] | None = path.open("a+b")
         # a crash may have left a torn last line: start on a fresh one
         self._file.seek(0, os.SEEK_END)
         if self._file.tell() > 0:
             self._file.seek(self._file.tell() - 1)
-            if self._file.read(1) != "\n":
-                self._file.write("\n")
+            if self._file.read(1) != b"\n":
+                self._file.write(b"\n")
 
     def append(self, record: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps({"v": STATE_VERSION, **record},
-                                    separators=(",", ":"), default=str) + "\n")
+        self._file.write(json.dumps({"v": STATE_VERSION, "at": round(time.time(), 3),
+                                     **record}, separators=(",", ":"),
+                                    default=str).encode() + b"\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
     def starting(self, job: BatchJob, token: str) -> None:
         self.append({"event": "starting", "job": job.ident, **job.tags,
-                     "digest": job.digest, "token": token, "at": round(time.time(), 3)})
+                     "digest": job.digest, "token": token})
 
     def start_failed(self, job: BatchJob) -> None:
         self.append({"event": "start-failed", "job": job.ident, **job.tags})
@@ -360,15 +417,24 @@ class _Plan:
     fresh: list[int]
     #: Jobs whose start call was cut (the process died in it): their tag and its time.
     unknown: dict[int, tuple[str, float | None]] = field(default_factory=dict)
+    #: Jobs without any record in a damaged state file: to look up by job id first.
+    suspect: list[int] = field(default_factory=list)
+    #: Where a search for tagged renders starts (epoch seconds; None: everything).
+    search_since: float | None = None
 
 
-def plan_jobs(jobs: list[BatchJob], states: dict[str, JobState], *,
+def plan_jobs(jobs: list[BatchJob], saved: SavedState, *,
               retry_failed: bool, state_path: Path | None) -> _Plan:
-    """Which jobs are done, which renders to re-attach to, which to start."""
+    """Which jobs are done, which renders to re-attach to, which to look up, which to
+    start."""
     plan = _Plan({}, {}, [])
     problems: list[tuple[str, str]] = []
+    states = saved.jobs
     for job in jobs:
         state = states.get(job.ident)
+        if state is None and saved.damaged:
+            plan.suspect.append(job.index)  # its records may be among the damaged lines
+            continue
         if state is None or (state.handle is None and state.result is None
                              and not state.starting):
             plan.fresh.append(job.index)
@@ -394,169 +460,125 @@ def plan_jobs(jobs: list[BatchJob], states: dict[str, JobState], *,
             plan.reattach[job.index] = state.handle
     if problems:
         raise InvalidOptionsError(problems)
+    times = [at for _, at in plan.unknown.values() if at is not None]
+    if plan.suspect:
+        plan.search_since = saved.earliest_at  # (None: search every render)
+    elif times:
+        plan.search_since = min(times)
     return plan
 
 
-class _Runner:
-    def __init__(self, target: Target, jobs: list[BatchJob],
-                 options: list[RenderMediaOptions], state: StateLog,
-                 reporter: BatchReporter, concurrency: int) -> None:
-        self.client = target.client
-        self.jobs = jobs
-        self.options = options
+class _Journal(BatchObserver):
+    """The CLI's part of a batch: records each job's steps in the state file and shows
+    them; the fan-out itself is :class:`~aioremotion.Batch`."""
+
+    def __init__(self, jobs: dict[int, BatchJob], state: StateLog,
+                 reporter: BatchReporter) -> None:
+        self.jobs = jobs  # by the batch's index
         self.state = state
         self.reporter = reporter
-        self.limiter = anyio.CapacityLimiter(concurrency)
-        self.pacer = StartPacer(initial=min(8, concurrency), maximum=concurrency)
-        self.results: dict[int, dict[str, Any]] = {}
+        self.resumed: set[int] = set()
+        self.results: dict[int, dict[str, Any]] = {}  # by the job's index
 
-    async def run(self, plan: _Plan) -> None:
-        self.results.update(plan.skipped)
-        self.client.throttle_listeners.append(self.pacer.on_throttle)
-        try:
-            async with anyio.create_task_group() as tg:
-                # re-attached renders are running already: they get the first slots
-                for index, handle in plan.reattach.items():
-                    tg.start_soon(self._job, self.jobs[index], handle)
-                for index in plan.fresh:
-                    tg.start_soon(self._job, self.jobs[index], None)
-        finally:
-            self.client.throttle_listeners.remove(self.pacer.on_throttle)
+    def starting(self, result: JobResult, tag: str) -> None:
+        self.state.starting(self.jobs[result.index], tag)
 
-    def _finish(self, job: BatchJob, result: dict[str, Any], *, persist: bool) -> None:
-        if persist:
-            self.state.finished(job, result)
-        self.results[job.index] = result
-        self.reporter.finished_job(job.index, job.label, result)
-
-    async def _job(self, job: BatchJob, handle: RenderHandle | None) -> None:
-        async with self.limiter:
-            resumed = handle is not None
-            if handle is None:
-                handle = await self._start(job)
-                if handle is None:
-                    return
-            await self._follow(job, handle, resumed=resumed)
-
-    async def _start(self, job: BatchJob) -> RenderHandle | None:
-        try:
-            async with self.pacer:  # (the pacer sees throttles and failures)
-                # Ctrl+C waits for the call in flight, so that its outcome is recorded
-                with anyio.CancelScope(shield=True):
-                    token = secrets.token_hex(8)
-                    self.state.starting(job, token)
-                    handle = await self.client.render_media(tagged(self.options[job.index],
-                                                                   token))
-                    self.state.started(job, handle)
-        except UNKNOWN_START_ERRORS as exc:  # it may be running: never started again
-            self._finish(job, result_record(job, error=exc), persist=True)
-            return None
-        except Exception as exc:  # provably not started: a rerun retries it
-            self.state.start_failed(job)
-            self._finish(job, result_record(job, error=exc), persist=False)
-            return None
-        return handle
-
-    async def _follow(self, job: BatchJob, handle: RenderHandle, *, resumed: bool) -> None:
+    def started(self, result: JobResult) -> None:
+        job, handle = self.jobs[result.index], result.render
+        assert handle is not None
+        resumed = result.index in self.resumed
+        if not resumed:
+            self.state.started(job, handle)
         self.reporter.started(job.index, job.label, job.tags, handle, resumed=resumed)
-        outcome: Done | Failed | None = None
-        try:
-            async for event in watch(self.client, handle):
-                self.reporter.event(job.index, job.tags, event)
-                if isinstance(event, (Done, Failed)):
-                    outcome = event
-        except Exception as exc:  # WatchError & co: still running, a rerun re-attaches
-            error = f"{type(exc).__name__}: {exc} (rerun the batch to watch it again)"
-            self._finish(job, result_record(job, handle=handle, error=error), persist=False)
-            return
-        self._finish(job, result_record(job, handle=handle, outcome=outcome),
-                     persist=outcome is not None)
+
+    def event(self, result: JobResult, event: Progress | Done | Failed) -> None:
+        self.reporter.event(self.jobs[result.index].index, self.jobs[result.index].tags,
+                            event)
+
+    def finished(self, result: JobResult) -> None:
+        job = self.jobs[result.index]
+        if result.outcome is not None:  # done or failed: final
+            record = result_record(job, handle=result.render, outcome=result.outcome)
+            self.state.finished(job, record)
+        elif result.start_outcome_unknown:  # may be running: never started again
+            record = result_record(job, error=f"{UNKNOWN_START} (its tag: {result.tag})")
+            self.state.finished(job, record)
+        elif result.render is None and result.error is not None:
+            # provably not started (throttled for good, no connection, refused, ...):
+            # a rerun starts it
+            self.state.start_failed(job)
+            record = result_record(job, error=result.error)
+        elif result.error is not None:  # still running: a rerun watches it again
+            record = result_record(job, handle=result.render, error=(
+                f"{type(result.error).__name__}: {result.error} (rerun the batch to watch "
+                "it again)"))
+        else:
+            return  # cancelled with the batch (Ctrl+C): the records say where it stands
+        self.results[job.index] = record
+        self.reporter.finished_job(job.index, job.label, record)
 
 
-#: The render metadata key a batch tags each start with, to find a render whose start
-#: call was cut (SIGKILL) when the batch runs again.
-JOB_TAG = "aioremotion-job"
-
-
-def tagged(options: RenderMediaOptions, token: str) -> RenderMediaOptions:
-    """The options with the job's tag added to the render's metadata."""
-    return options.model_copy(update={"metadata": {**(options.metadata or {}),
-                                                   JOB_TAG: token}})
-
-
-async def find_tagged_renders(client: Any, tokens: dict[str, float | None],
-                              buckets: set[str]) -> dict[str, RenderHandle]:
-    """The renders (in ``buckets``) whose metadata carries one of ``tokens``.
-
-    Lists ``renders/*/progress.json`` written since the earliest start (less a minute of
-    clock skew) and reads their metadata; a render still without metadata is not found.
-    """
-    times = [at for at in tokens.values() if at is not None]
-    since = min(times) - 60 if times else None
-    candidates: list[tuple[str, str]] = []
-    for bucket in sorted(buckets):
-        paginator = client.s3.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=bucket, Prefix="renders/"):
-            for item in page.get("Contents", []):
-                key: str = item["Key"]
-                parts = key.split("/")
-                if len(parts) != 3 or parts[2] != "progress.json":
-                    continue
-                if since is not None and item["LastModified"].timestamp() < since:
-                    continue
-                candidates.append((bucket, parts[1]))
-    found: dict[str, RenderHandle] = {}
-    limiter = anyio.CapacityLimiter(16)
-
-    async def check(bucket: str, render_id: str) -> None:
-        async with limiter:
-            try:
-                read = await client.read_progress_file(render_id, bucket_name=bucket)
-            except Exception:  # gone, or unreadable: not ours to decide here
-                return
-        meta = read.file.render_metadata if read.file is not None else None
-        token = (meta.metadata or {}).get(JOB_TAG) if meta is not None else None
-        if token in tokens:
-            found[token] = RenderHandle(render_id=render_id, bucket_name=bucket,
-                                        region=client.region,
-                                        function_name=client.function_name)
-
-    async with anyio.create_task_group() as tg:
-        for bucket, render_id in candidates:
-            tg.start_soon(check, bucket, render_id)
-    return found
+async def run_jobs(client: Any, jobs: list[BatchJob], options: list[RenderMediaOptions],
+                   plan: _Plan, state: StateLog, reporter: BatchReporter,
+                   concurrency: int) -> dict[int, dict[str, Any]]:
+    """Run the plan on a :class:`~aioremotion.Batch`; every job's results record, by
+    index (the skipped ones included)."""
+    journal = _Journal({}, state, reporter)
+    async with Batch(client, max_in_flight=concurrency,
+                     max_concurrent_starts=min(50, concurrency), observer=journal) as batch:
+        # re-attached renders are running already: they get the first slots
+        for index, handle in plan.reattach.items():
+            job = jobs[index]
+            at = batch.submit(Job(options[index], job.label, render=handle,
+                                  job_id=job.job_id))
+            journal.jobs[at] = job
+            journal.resumed.add(at)
+        for index in plan.fresh:
+            job = jobs[index]
+            journal.jobs[batch.submit(Job(options[index], job.label,
+                                          job_id=job.job_id))] = job
+    return {**plan.skipped, **journal.results}
 
 
 async def reconcile(client: Any, plan: _Plan, jobs: list[BatchJob],
-                    options: list[RenderMediaOptions], states: dict[str, JobState]) -> int:
-    """Re-attach the jobs whose start call was cut to the renders they started, found by
-    their tag; the others stay reported as "may be running". Returns how many were found.
+                    options: list[RenderMediaOptions], saved: SavedState) -> int:
+    """Before anything starts: re-attach the jobs whose start call was cut, and the jobs
+    whose records a damaged state file lost, to the renders they started, found by their
+    tag. A cut start whose render is not found stays reported as "may be running"; a job
+    with lost records and no render found is started. Returns how many were found.
 
     It looks in the buckets the batch's other renders went to, the jobs' forced buckets
-    and ``REMOTION_BUCKET``; failing those, in the region's Remotion bucket."""
-    if not plan.unknown:
+    and ``REMOTION_BUCKET``; failing those, in the region's Remotion buckets."""
+    if not plan.unknown and not plan.suspect:
         return 0
-    buckets = {s.handle.bucket_name for s in states.values() if s.handle is not None}
-    buckets.update(b for index in plan.unknown
+    buckets = {s.handle.bucket_name for s in saved.jobs.values() if s.handle is not None}
+    buckets.update(b for index in [*plan.unknown, *plan.suspect]
                    if (b := options[index].force_bucket_name) is not None)
     if os.environ.get("REMOTION_BUCKET"):
         buckets.add(os.environ["REMOTION_BUCKET"])
     if not buckets:
-        try:
-            bucket = await client.find_bucket()
-        except Exception:  # none, or several: then nothing can be found
-            bucket = None
-        if bucket is not None:
-            buckets.add(bucket)
-    tokens = dict(plan.unknown.values())
-    found = await find_tagged_renders(client, tokens, buckets) if buckets else {}
+        buckets.update(await client.remotion_buckets())
+    tokens = {token for token, _ in plan.unknown.values()}
+    job_ids = {jobs[index].job_id for index in plan.suspect}
+    found = await find_tagged_renders(client, tokens, buckets=buckets,
+                                      since_s=plan.search_since,
+                                      job_ids=job_ids) if buckets else {}
     for index, (token, _) in plan.unknown.items():
         if token in found:
             plan.reattach[index] = found[token]
         else:
             plan.skipped[index] = result_record(jobs[index], error=UNKNOWN_START)
+    for index in plan.suspect:
+        handle = found.get(jobs[index].job_id)
+        if handle is not None:
+            plan.reattach[index] = handle
+        else:
+            plan.fresh.append(index)
+    count = sum(1 for t in tokens if t in found) + sum(1 for j in job_ids if j in found)
     plan.unknown.clear()
-    return len(found)
+    plan.suspect.clear()
+    plan.fresh.sort()
+    return count
 
 
 async def batch_command(args: argparse.Namespace) -> int:
@@ -579,16 +601,18 @@ async def batch_command(args: argparse.Namespace) -> int:
     else:
         base = args.out if args.out != "-" else args.jobs
         state_path = Path(args.state or f"{base}.state.jsonl")
-    states = load_state(state_path) if state_path is not None else {}
-    plan = plan_jobs(jobs, states, retry_failed=args.retry_failed, state_path=state_path)
+    saved = load_state(state_path) if state_path is not None else SavedState()
+    plan = plan_jobs(jobs, saved, retry_failed=args.retry_failed, state_path=state_path)
     if state_path is not None:
         args.resume_hint = (f"rerun the same command to resume (state: {state_path}); "
                             "renders already started are watched again, not restarted")
+    if saved.damaged and state_path is not None:
+        print(f"warning: {saved.describe_damage(state_path)}", file=sys.stderr, flush=True)
 
     mode = choose_mode(args.json)
     async with open_target(args, real_default=True) as target:
         options = check_jobs(jobs, {**defaults, "serve_url": target.serve_url})
-        found = await reconcile(target.client, plan, jobs, options, states)
+        found = await reconcile(target.client, plan, jobs, options, saved)
         state = StateLog(state_path) if state_path is not None else _NoState()
         try:
             with BatchReporter(mode, total=len(jobs),
@@ -598,13 +622,14 @@ async def batch_command(args: argparse.Namespace) -> int:
                                   f"{len(plan.reattach)} re-attached, {len(plan.fresh)} to "
                                   "start")
                 if found:
-                    reporter.note(f"found {found} render(s) whose start call was cut, by "
-                                  "their tag: watching them instead of starting again")
-                runner = _Runner(target, jobs, options, state, reporter, args.concurrency)
-                await runner.run(plan)
+                    reporter.note(f"found {found} render(s) whose start call was cut or "
+                                  "whose record was lost, by their tag: watching them "
+                                  "instead of starting again")
+                by_index = await run_jobs(target.client, jobs, options, plan, state,
+                                          reporter, args.concurrency)
         finally:
             state.close()
-    results = [runner.results[job.index] for job in jobs]
+    results = [by_index[job.index] for job in jobs]
     write_results(args.out, results)
     bad = [record for record in results if record.get("status") != "done"]
     summary = f"{len(results) - len(bad)} of {len(results)} jobs done"

@@ -29,11 +29,11 @@ from aioremotion.cli._batch import (
     load_state,
     plan_jobs,
     reconcile,
-    tagged,
 )
 from aioremotion.cli._display import RenderReporter, choose_mode
 from aioremotion.events import Progress
 from aioremotion.handles import RenderHandle
+from aioremotion.recovery import tag_options
 from aioremotion.testing.emulator import RemotionEmulator
 from aioremotion.testing.functions import EmulatorConfig
 from aioremotion.testing.media import ffmpeg_available, ffprobe_like
@@ -331,7 +331,7 @@ async def test_batch_json_and_failures(
 
 def state_of(path: Path) -> dict[str, JobState]:
     """The state file as the batch reads it, by key (a line being written is skipped)."""
-    return {ident.removeprefix("key:"): job for ident, job in load_state(path).items()}
+    return {ident.removeprefix("key:"): job for ident, job in load_state(path).jobs.items()}
 
 
 def start_batch(jobs: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
@@ -464,7 +464,7 @@ async def test_a_cut_start_is_found_by_its_tag_or_reported(
     log.close()
     async with exported_emulator(monkeypatch) as emulator, emulator.client() as remotion:
         options = check_jobs(jobs, {"serve_url": emulator.serve_url, "codec": "h264"})
-        landed = await remotion.render_media(tagged(options[0], "0123456789abcdef"))
+        landed = await remotion.render_media(tag_options(options[0], "0123456789abcdef"))
         await emulator.wait_for_renders()
         states = load_state(path)
         plan = plan_jobs(jobs, states, retry_failed=False, state_path=path)
@@ -482,13 +482,132 @@ def test_state_file_survives_a_torn_last_line(tmp_path: Path) -> None:
     record = {"v": 1, "event": "started", "job": "key:a", "key": "a", "line": 1,
               "digest": "d", "render": handle.model_dump(mode="json", by_alias=True)}
     path.write_text(json.dumps(record) + '\n{"v": 1, "event": "fini')
-    states = load_state(path)
-    assert states["key:a"].handle == handle and states["key:a"].result is None
+    saved = load_state(path)
+    assert saved.jobs["key:a"].handle == handle and saved.jobs["key:a"].result is None
+    assert saved.damaged_lines == [2]  # reported: it may hide lost records
     log = StateLog(path)  # appends on a fresh line after the torn one
     log.append({"event": "finished", "job": "key:a", "digest": "d",
                 "result": {"status": "done"}})
     log.close()
-    assert load_state(path)["key:a"].result == {"status": "done"}
+    assert load_state(path).jobs["key:a"].result == {"status": "done"}
+
+
+async def test_batch_never_starts_twice_a_start_reset_after_sending(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """The start reached the function, then the connection was reset: the batch finds
+    the render by its tag and watches it; a rerun starts nothing."""
+    from aioremotion.testing.s3_faults import FaultyS3Proxy
+
+    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
+    write_jobs(jobs, 3)
+    async with exported_emulator(monkeypatch) as emulator, \
+            FaultyS3Proxy(emulator.lambda_endpoint) as proxy:
+        assert emulator.functions is not None
+        monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", proxy.endpoint_url)
+        proxy.reset_after_forward(times=2, body_match=b'"type":"start"')
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
+        assert code == 0, err
+        assert proxy.count(fault="reset-after-forward") == 2
+        results = json_lines(out.read_text())
+        assert [r["status"] for r in results] == ["done"] * 3
+        started = {r.render_id for r in emulator.functions.started_renders}
+        assert {r["renderId"] for r in results} == started and len(started) == 3
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
+        assert code == 0, err
+        assert emulator.functions.renders_started == 3
+
+
+async def test_batch_retries_starts_that_stay_throttled(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """The client gives up after its attempts (ConcurrencyLimitError); the batch, being
+    the library's Batch, tries the job again later, since a throttled start never ran."""
+    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
+    write_jobs(jobs, 1)
+    async with exported_emulator(monkeypatch) as emulator:
+        assert emulator.functions is not None
+        emulator.faults.throttle_next(7, routines={"start"})  # more than the client tries
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
+        assert code == 0, err
+        assert emulator.functions.throttled == 7
+        assert emulator.functions.renders_started == 1
+    assert [r["status"] for r in json_lines(out.read_text())] == ["done"]
+
+
+async def test_batch_reports_a_state_file_with_bytes_that_are_not_utf8(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
+    state = tmp_path / "results.jsonl.state.jsonl"
+    write_jobs(jobs, 2)
+    async with exported_emulator(monkeypatch) as emulator:
+        assert emulator.functions is not None
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
+        assert code == 0, err
+        first = json_lines(out.read_text())
+        data = state.read_bytes()
+        state.write_bytes(data[:10] + b"\xff" + data[11:])  # one byte of the first record
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
+        assert code == 0, err
+        assert "warning:" in err and "1 unreadable record(s) (line 1" in err
+        assert emulator.functions.renders_started == 2  # nothing started again
+        assert json_lines(out.read_text()) == first
+
+
+async def test_batch_state_file_cut_mid_line_finds_the_lost_jobs_by_their_tag(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """A truncated state file loses the records of whole jobs: they are looked up by the
+    stable part of their tags before anything starts, and re-attached, not re-rendered."""
+    jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
+    state = tmp_path / "results.jsonl.state.jsonl"
+    write_jobs(jobs, 4)
+    async with exported_emulator(monkeypatch) as emulator:
+        assert emulator.functions is not None
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out),
+                                 "--concurrency", "1")
+        assert code == 0, err
+        first = {r["key"]: r["renderId"] for r in json_lines(out.read_text())}
+        lines = state.read_bytes().split(b"\n")
+        # keep job-0's records and half a line of job-1's: job-1..3 lose every record
+        kept = [line for line in lines if b'"job-0"' in line]
+        cut = next(line for line in lines if b'"job-1"' in line)
+        state.write_bytes(b"\n".join(kept) + b"\n" + cut[: len(cut) // 2])
+        out.unlink()
+        code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
+        assert code == 0, err
+        assert "unreadable record(s)" in err
+        assert "found 3 render(s)" in err
+        assert emulator.functions.renders_started == 4  # none rendered twice
+        assert {r["key"]: r["renderId"] for r in json_lines(out.read_text())} == first
+
+
+async def test_batch_names_a_jobs_line_that_is_not_utf8(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_bytes(b'{"key": "a", "composition": "Square"}\n'
+                     b'{"key": "b\xff", "composition": "Square"}\n')
+    code, _, err = await cli(capsys, "batch", str(jobs), "--local", "--synthetic")
+    assert code == 2, err
+    assert "line 2: is not valid UTF-8 (byte 0xff at column 11)" in err
+    assert "Traceback" not in err
+
+
+async def test_batch_jobs_nested_deeply(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Props at the nesting limit render; deeper ones name their line, no traceback."""
+    jobs = tmp_path / "jobs.jsonl"
+    at_limit = '{"a":' * 499 + "1" + "}" * 499  # the props object is level 1
+    jobs.write_text('{"key": "ok", "composition": "Square", "inputProps": ' + at_limit + "}\n")
+    code, _, err = await cli(capsys, "batch", str(jobs), "--local", "--synthetic")
+    assert code == 0, err
+    jobs.write_text('{"key": "deep", "composition": "Square", "inputProps": '
+                    + "[" * 1200 + "]" * 1200 + "}\n")
+    code, _, err = await cli(capsys, "batch", str(jobs), "--local", "--synthetic")
+    assert code == 2, err
+    assert "line 1: is nested 1201 levels deep; at most 501 are supported" in err
+    assert "Traceback" not in err
 
 
 # ---------------------------------------------------------------- serve
@@ -522,3 +641,37 @@ async def test_serve_local_answers_http(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.communicate(timeout=20)
+
+
+# ---------------------------------------------------------------- deeply nested --props
+
+
+def deep_props(levels: int) -> str:
+    """Props ``levels`` deep as JSON text (the props object is the first level)."""
+    return '{"a":' * (levels - 1) + "[]" + "}" * (levels - 1)
+
+
+@pytest.mark.parametrize("levels", [501, 990, 100_000])
+async def test_too_deep_props_exit_2_with_one_problem_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, levels: int) -> None:
+    props_file = tmp_path / "props.json"
+    props_file.write_text(deep_props(levels), encoding="utf-8")
+    for command, source in ((["render", "HelloWorld", "--local", "--props", deep_props(levels)],
+                             "--props"),
+                            (["still", "Square", "--local", "--props-file", str(props_file)],
+                             str(props_file))):
+        code, out, err = await cli(capsys, *command)
+        assert (code, out) == (2, "")
+        assert "Traceback" not in err and "RecursionError" not in err
+        assert err.splitlines() == [
+            "error: Invalid options:",
+            f"  input_props: {source} is nested {levels} levels deep; at most 500 are "
+            "supported: flatten the props",
+        ]
+
+
+async def test_props_at_the_depth_limit_render(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = await cli(capsys, "render", "Square", "--local", "--synthetic", "--json",
+                               "--props", deep_props(500))
+    assert code == 0, err
+    assert json_lines(out)[-1]["status"] == "done"

@@ -121,7 +121,7 @@ def _summary(results: list[Any]) -> str:
 
 
 def _states(path: Path) -> dict[str, Any]:
-    return {ident.removeprefix("key:"): job for ident, job in load_state(path).items()}
+    return {ident.removeprefix("key:"): job for ident, job in load_state(path).jobs.items()}
 
 
 @pytest.mark.parametrize("renders", SIZES)
