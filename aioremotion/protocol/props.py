@@ -19,9 +19,10 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -73,14 +74,20 @@ def _unwrap(value: Any) -> Any:
             return value
 
 
-def _open(value: Any, path: str) -> tuple[Any, Iterator[tuple[Any, Any]] | None]:
-    """``value`` converted, Remotion-style, or an empty container and its items to convert."""
+def _resolve(path: str | Callable[[], str]) -> str:
+    return path if isinstance(path, str) else path()
+
+
+def _open(value: Any, path: str | Callable[[], str]
+          ) -> tuple[Any, Iterator[tuple[Any, Any]] | None]:
+    """``value`` converted, Remotion-style, or an empty container and its items to convert.
+    ``path`` (or a function giving it, called only for an error) names ``value``."""
     if value is None or isinstance(value, (bool, str, int)):
         return value, None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidOptionsError(
-                [(path, f"{value!r} cannot be sent: JSON has no NaN or Infinity "
+                [(_resolve(path), f"{value!r} cannot be sent: JSON has no NaN or Infinity "
                         "(JavaScript would silently turn it into null); use null or a number")]
             )
         return value, None
@@ -93,9 +100,9 @@ def _open(value: Any, path: str) -> tuple[Any, Iterator[tuple[Any, Any]] | None]
     if isinstance(value, (list, tuple)):
         return [], enumerate(value)
     raise InvalidOptionsError(
-        [(path, f"a {type(value).__name__} cannot be sent as input props: use JSON values "
-                "(dict, list, str, int, float, bool, None), datetimes, dataclasses or "
-                "pydantic models")]
+        [(_resolve(path), f"a {type(value).__name__} cannot be sent as input props: use "
+                          "JSON values (dict, list, str, int, float, bool, None), datetimes, "
+                          "dataclasses or pydantic models")]
     )
 
 
@@ -108,24 +115,29 @@ def _to_js_value(value: Any, path: str) -> tuple[Any, int]:
     root, items = _open(_unwrap(value), path)
     if items is None:
         return root, 0
-    # One frame per open container: its converted copy, its items, its path and the id of
-    # the original (which its parent keeps alive while the frame is open).
+    # One frame per open container: its converted copy, its items, its own path segment
+    # (".key" or "[i]"; the full path is joined only for an error, so memory stays linear
+    # in the depth) and the id of the original (which its parent keeps alive meanwhile).
     stack: list[tuple[Any, Iterator[tuple[Any, Any]], str, int]] = [
         (root, items, path, id(value))]
     open_ids = {id(value)}
     deepest = 1
+
+    def where(segment: str) -> str:
+        return "".join(frame[2] for frame in stack) + segment
+
     while stack:
-        out, items, where, _ = stack[-1]
+        out, items, _, _ = stack[-1]
         for key, item in items:
             if isinstance(out, dict):
                 if not isinstance(key, str):
                     raise InvalidOptionsError(
-                        [(f"{where}[{key!r}]", "keys of input props must be strings")]
+                        [(where(f"[{key!r}]"), "keys of input props must be strings")]
                     )
-                item_path = f"{where}.{key}"
+                segment = f".{key}"
             else:
-                item_path = f"{where}[{key}]"
-            converted, children = _open(_unwrap(item), item_path)
+                segment = f"[{key}]"
+            converted, children = _open(_unwrap(item), partial(where, segment))
             if isinstance(out, dict):
                 out[key] = converted
             else:
@@ -133,11 +145,11 @@ def _to_js_value(value: Any, path: str) -> tuple[Any, int]:
             if children is not None:
                 if id(item) in open_ids:
                     raise InvalidOptionsError(
-                        [(item_path, "contains itself (a circular reference), which JSON "
-                                     "cannot hold")]
+                        [(where(segment), "contains itself (a circular reference), which "
+                                          "JSON cannot hold")]
                     )
                 open_ids.add(id(item))
-                stack.append((converted, children, item_path, id(item)))
+                stack.append((converted, children, segment, id(item)))
                 deepest = max(deepest, len(stack))
                 break
         else:

@@ -240,3 +240,19 @@ def test_deep_json_from_aws_gives_typed_errors_only(depth: int) -> None:
     with pytest.raises(RemotionError):
         parse_invoke_reply(text.encode(), function_error=None, status_code=200,
                            function_name="remotion-render-x", routine="start")
+
+
+def test_refusing_very_deep_props_takes_memory_linear_in_the_depth() -> None:
+    """Paths of nested values are joined only for an error: a 100,000-level value used to
+    hold one path string per level (quadratic, ~11 GB); now a few dozen MB."""
+    import tracemalloc
+
+    props, _ = deep_props(100_000, "list")
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidOptionsError):
+            media_options(input_props=props)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
