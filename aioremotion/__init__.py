@@ -59,12 +59,59 @@ _EXPORTS: dict[str, str] = {
     "render": "watching",
     "Batch": "fanout",
     "BatchFailed": "fanout",
+    "BatchObserver": "fanout",
     "Job": "fanout",
     "JobResult": "fanout",
     "render_many": "fanout",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+#: Written out (not computed) so that type checkers see the re-exports; a test keeps it
+#: equal to ``_EXPORTS``.
+__all__ = [
+    "DEFAULT_REMOTION_VERSION",
+    "Batch",
+    "BatchFailed",
+    "BatchObserver",
+    "CompositionsOptions",
+    "ConcurrencyLimitError",
+    "CredentialsMissingError",
+    "Done",
+    "Failed",
+    "FunctionInvocationError",
+    "InvalidOptionsError",
+    "InvalidReplyError",
+    "Job",
+    "JobResult",
+    "PollPolicy",
+    "Progress",
+    "ProgressFileError",
+    "ProgressOptions",
+    "ProgressRead",
+    "RemotionError",
+    "RemotionFunctionError",
+    "RemotionLambda",
+    "RenderEvent",
+    "RenderFailed",
+    "RenderHandle",
+    "RenderMediaOptions",
+    "RenderNotFoundError",
+    "RenderProgress",
+    "RenderStillOptions",
+    "RequestNotSentError",
+    "StartOutcomeUnknownError",
+    "StillRenderNotSupportedError",
+    "StillResult",
+    "ThrottleRetry",
+    "VersionMismatchError",
+    "WatchError",
+    "WatchOptions",
+    "__version__",
+    "estimate_price",
+    "render",
+    "render_many",
+    "wait",
+    "watch",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -98,7 +145,7 @@ if TYPE_CHECKING:
         VersionMismatchError,
     )
     from .events import Done, Failed, Progress, RenderEvent, RenderFailed
-    from .fanout import Batch, BatchFailed, Job, JobResult, render_many
+    from .fanout import Batch, BatchFailed, BatchObserver, Job, JobResult, render_many
     from .handles import RenderHandle, StillResult
     from .protocol.constants import DEFAULT_REMOTION_VERSION
     from .protocol.options import (

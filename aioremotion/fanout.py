@@ -127,6 +127,18 @@ class JobResult:
         return isinstance(self.outcome, Done)
 
     @property
+    def done(self) -> Done | None:
+        """The job's :class:`Done`, or ``None``: narrows without a cast.
+
+        Example::
+
+            for result in results:
+                if (done := result.done) is not None:
+                    print(done.url, done.size)
+        """
+        return self.outcome if isinstance(self.outcome, Done) else None
+
+    @property
     def start_outcome_unknown(self) -> bool:
         """The start was sent, its answer lost, and its render not found by ``tag``: a
         render may be running that this result does not name. Never started again."""
