@@ -17,11 +17,11 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, Final
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..errors import InvalidOptionsError
 from ..protocol.constants import (
@@ -36,20 +36,44 @@ from ..protocol.naming import (
     check_serve_url,
     speculate_function_name,
 )
+from ..protocol.options import _Model as _ValidatedModel
 
-__all__ = ["TEMPLATE_DISK_MB", "TEMPLATE_RAM_MB", "TEMPLATE_TIMEOUT_S", "WebConfig"]
+__all__ = ["ENVIRONMENT", "TEMPLATE_DISK_MB", "TEMPLATE_RAM_MB", "TEMPLATE_TIMEOUT_S",
+           "WebConfig"]
 
 #: The Next.js template's function settings (``RAM``, ``DISK``, ``TIMEOUT`` in config.mjs).
 TEMPLATE_RAM_MB = 3009
 TEMPLATE_DISK_MB = 10240
 TEMPLATE_TIMEOUT_S = 240
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+#: Which environment variables set which setting (the first one set wins). Values are
+#: validated like arguments: numbers and booleans (``0``/``1``, ``true``/``false``,
+#: ``yes``/``no``) from text, lists comma-separated.
+ENVIRONMENT: Final[Mapping[str, tuple[str, ...]]] = {
+    "region": ("REMOTION_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    "serve_url": ("REMOTION_SERVE_URL",),
+    "site_name": ("SITE_NAME", "REMOTION_SITE_NAME"),
+    "function_name": ("REMOTION_FUNCTION_NAME",),
+    "ram_mb": ("REMOTION_RAM",),
+    "disk_mb": ("REMOTION_DISK",),
+    "timeout_s": ("REMOTION_TIMEOUT",),
+    "remotion_version": ("REMOTION_VERSION",),
+    "composition": ("REMOTION_COMPOSITION",),
+    "allowed_compositions": ("REMOTION_COMPOSITIONS",),
+    "frames_per_lambda": ("REMOTION_FRAMES_PER_LAMBDA",),
+    "bucket_name": ("REMOTION_BUCKET",),
+    "allowed_buckets": ("REMOTION_ALLOWED_BUCKETS",),
+    "webhook_secret": ("REMOTION_WEBHOOK_SECRET",),
+    "webhook_url": ("REMOTION_WEBHOOK_URL",),
+    "credential_guard": ("REMOTION_CREDENTIAL_GUARD",),
+    "max_body_bytes": ("REMOTION_MAX_BODY_BYTES",),
+}
+
+_POSITIVE_WHOLE = ("ram_mb", "disk_mb", "timeout_s", "max_body_bytes",
+                   "webhook_replay_max_entries")
 
 
-@dataclass(frozen=True)
-class WebConfig:
+class WebConfig(_ValidatedModel):
     """What the backend renders and how it protects itself.
 
     Rendering (what ``POST /api/lambda/render`` starts):
@@ -96,6 +120,8 @@ class WebConfig:
         demo_page: serve the demo page at ``/``.
     """
 
+    model_config = ConfigDict(frozen=True)
+
     region: str = "us-east-1"
     site_name: str = "my-next-app"
     serve_url: str | None = None
@@ -109,7 +135,7 @@ class WebConfig:
     codec: Codec = "h264"
     frames_per_lambda: int | None = 10
     download_file_name: str | None = "video.mp4"
-    render_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    render_options: Mapping[str, Any] = Field(default_factory=dict)
     bucket_name: str | None = None
     allowed_buckets: frozenset[str] = frozenset()
     bucket_discovery_retry_s: float = 30.0
@@ -117,19 +143,23 @@ class WebConfig:
     max_body_bytes: int = 256 * 1024
     progress_floor: float = 0.03
     detailed_progress: bool = False
-    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = Field(default=None, repr=False)
     webhook_url: str | None = None
     webhook_path: str = "/api/lambda/webhook"
     webhook_replay_window_s: float = 24 * 3600.0
     webhook_replay_max_entries: int = 10_000
     demo_page: bool = True
 
-    def __post_init__(self) -> None:
-        # accept any iterable of names (a list from a settings file, say)
-        if self.allowed_compositions is not None:
-            object.__setattr__(self, "allowed_compositions",
-                               frozenset(self.allowed_compositions))
-        object.__setattr__(self, "allowed_buckets", frozenset(self.allowed_buckets))
+    @field_validator("allowed_compositions", "allowed_buckets", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        """A comma-separated string (from the environment) is a list of names."""
+        if isinstance(value, str):
+            return frozenset(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> WebConfig:
         problems: list[tuple[str, str]] = []
 
         def check(name: str, checker: Any, *args: Any) -> None:
@@ -146,20 +176,14 @@ class WebConfig:
             check("bucket_name", check_bucket_name, self.bucket_name)
         for bucket in sorted(self.allowed_buckets):
             check("allowed_buckets", check_bucket_name, bucket)
-        for name in ("ram_mb", "disk_mb", "timeout_s", "max_body_bytes",
-                     "webhook_replay_max_entries"):
+        for name in _POSITIVE_WHOLE:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if value <= 0:
                 problems.append((name, f"must be a positive whole number; got {value!r}"))
         fpl = self.frames_per_lambda
-        if fpl is not None and (
-            isinstance(fpl, bool) or not isinstance(fpl, int) or fpl < MINIMUM_FRAMES_PER_LAMBDA
-        ):
+        if fpl is not None and fpl < MINIMUM_FRAMES_PER_LAMBDA:
             problems.append(("frames_per_lambda", f"must be a whole number of at least "
                                                   f"{MINIMUM_FRAMES_PER_LAMBDA}; got {fpl!r}"))
-        if self.codec not in get_args(Codec):
-            problems.append(("codec", f"must be one of {', '.join(get_args(Codec))}; "
-                                      f"got {self.codec!r}"))
         if self.composition is not None and not self.composition.strip():
             problems.append(("composition", "must be a composition id, or None"))
         if not 0 <= self.progress_floor <= 1:
@@ -180,6 +204,7 @@ class WebConfig:
             problems.append(("webhook_replay_window_s", "must be positive"))
         if problems:
             raise InvalidOptionsError(problems)
+        return self
 
     # ------------------------------------------------------------ derived values
 
@@ -204,18 +229,19 @@ class WebConfig:
         return frozenset(named | set(self.allowed_buckets))
 
     def replace(self, **changes: Any) -> WebConfig:
-        """A copy with some settings changed.
+        """A copy with some settings changed (validated again).
 
         >>> WebConfig().replace(composition="Square").composition
         'Square'
         """
-        return dataclasses.replace(self, **changes)
+        return type(self).model_validate({**self.model_dump(exclude_unset=True), **changes})
 
     # ------------------------------------------------------------ environment
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WebConfig:
-        """Settings from environment variables; ``overrides`` win over them.
+        """Settings from the environment variables of :data:`ENVIRONMENT`; ``overrides``
+        win over them. A problem with a value from the environment names its variable.
 
         ================================  ==========================================
         variable                          setting
@@ -244,65 +270,16 @@ class WebConfig:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        problems: list[tuple[str, str]] = []
-
-        def text(*names: str) -> str | None:
-            for name in names:
-                value = env.get(name)
+        source: dict[str, str] = {}
+        for setting, variables in ENVIRONMENT.items():
+            for variable in variables:
+                value = env.get(variable)
                 if value is not None and value.strip():
-                    return value.strip()
-            return None
-
-        def whole(name: str, setting: str) -> None:
-            value = text(name)
-            if value is None:
-                return
-            try:
-                values[setting] = int(value)
-            except ValueError:
-                problems.append((name, f"must be a whole number; got {value!r}"))
-
-        def names(name: str) -> frozenset[str] | None:
-            value = text(name)
-            if value is None:
-                return None
-            return frozenset(item.strip() for item in value.split(",") if item.strip())
-
-        simple = {
-            "region": ("REMOTION_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
-            "serve_url": ("REMOTION_SERVE_URL",),
-            "site_name": ("SITE_NAME", "REMOTION_SITE_NAME"),
-            "function_name": ("REMOTION_FUNCTION_NAME",),
-            "remotion_version": ("REMOTION_VERSION",),
-            "composition": ("REMOTION_COMPOSITION",),
-            "bucket_name": ("REMOTION_BUCKET",),
-            "webhook_secret": ("REMOTION_WEBHOOK_SECRET",),
-            "webhook_url": ("REMOTION_WEBHOOK_URL",),
-        }
-        for setting, variables in simple.items():
-            value = text(*variables)
-            if value is not None:
-                values[setting] = value
-        whole("REMOTION_RAM", "ram_mb")
-        whole("REMOTION_DISK", "disk_mb")
-        whole("REMOTION_TIMEOUT", "timeout_s")
-        whole("REMOTION_FRAMES_PER_LAMBDA", "frames_per_lambda")
-        whole("REMOTION_MAX_BODY_BYTES", "max_body_bytes")
-        compositions = names("REMOTION_COMPOSITIONS")
-        if compositions is not None:
-            values["allowed_compositions"] = compositions
-        buckets = names("REMOTION_ALLOWED_BUCKETS")
-        if buckets is not None:
-            values["allowed_buckets"] = buckets
-        guard = text("REMOTION_CREDENTIAL_GUARD")
-        if guard is not None:
-            if guard.lower() in _TRUE:
-                values["credential_guard"] = True
-            elif guard.lower() in _FALSE:
-                values["credential_guard"] = False
-            else:
-                problems.append(("REMOTION_CREDENTIAL_GUARD", f"must be 0 or 1; got {guard!r}"))
-        if problems:
-            raise InvalidOptionsError(problems)
-        values.update(overrides)
-        return cls(**values)
+                    values[setting], source[setting] = value.strip(), variable
+                    break
+        try:
+            return cls.model_validate({**values, **overrides})
+        except InvalidOptionsError as exc:
+            raise InvalidOptionsError([
+                (field if field in overrides else source.get(field, field), message)
+                for field, message in exc.problems]) from None
