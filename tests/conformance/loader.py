@@ -1,7 +1,8 @@
 """Load the conformance records captured from the official JS client.
 
-They live in ``../shared/conformance`` beside the repository; ``AIOREMOTION_CONFORMANCE_DIR``
-points the same tests at another folder (say, cases captured from a newer Remotion).
+They live in ``tests/conformance/records`` (copied, unchanged, from what the official
+clients sent; see its README); ``AIOREMOTION_CONFORMANCE_DIR`` points the same tests at
+another folder (say, cases captured from a newer Remotion).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DIR = REPO_ROOT.parent / "shared" / "conformance"
+DEFAULT_DIR = Path(__file__).resolve().parent / "records"
 
 
 def conformance_dir() -> Path:
@@ -25,8 +25,8 @@ def load_cases(filename: str) -> list[dict[str, Any]]:
     path = conformance_dir() / filename
     if not path.is_file():
         raise FileNotFoundError(
-            f"conformance file {path} not found: check out ../shared beside the repository or "
-            "set AIOREMOTION_CONFORMANCE_DIR"
+            f"conformance file {path} not found: set AIOREMOTION_CONFORMANCE_DIR to a folder "
+            "of records (the repository keeps them in tests/conformance/records)"
         )
     cases = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(cases, list) or not cases:
