@@ -1056,7 +1056,7 @@ class RemotionLambda:
     # ------------------------------------------------------------ watching
 
     def watch(
-        self, render: RenderHandle, options: WatchOptions | None = None, **kwargs: Any
+        self, render: RenderHandle | str, options: WatchOptions | None = None, **kwargs: Any
     ) -> AsyncIterator[Progress | Done | Failed]:
         """``aioremotion.watching(self, render, ...)``: the render's events."""
         from .watching import watch
@@ -1064,7 +1064,7 @@ class RemotionLambda:
         return watch(self, render, options, **kwargs)
 
     async def wait(
-        self, render: RenderHandle, options: WatchOptions | None = None, **kwargs: Any
+        self, render: RenderHandle | str, options: WatchOptions | None = None, **kwargs: Any
     ) -> Done:
         """``aioremotion.wait(self, render, ...)``: Done, or raises RenderFailed."""
         from .watching import wait

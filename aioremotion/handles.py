@@ -29,7 +29,7 @@ from .protocol.naming import (
     renderer_logs_url,
     s3_folder_console_url,
 )
-from .protocol.progress import CostsInfo
+from .protocol.progress import CostsInfo, ProgressContext
 
 
 class _Value(BaseModel):
@@ -72,6 +72,24 @@ class RenderHandle(_Value):
             return self.memory_mb
         spec = parse_function_name(self.function_name)
         return spec.memory_mb if spec else 2048
+
+    def progress_context(self) -> ProgressContext:
+        """What the progress computation (and the watch machine) needs to know about this
+        render: where it is, and its function's timeout and memory.
+
+        >>> RenderHandle(render_id="k1a2b3c4d5", bucket_name="b-b-b", region="eu-west-1",
+        ...              function_name="remotion-render-4-0-527-mem2048mb-disk2048mb-120sec"
+        ...              ).progress_context().timeout_ms
+        120000
+        """
+        return ProgressContext(
+            render_id=self.render_id,
+            bucket_name=self.bucket_name,
+            region=self.region,
+            function_name=self.function_name,
+            timeout_ms=self.timeout_ms,
+            memory_mb=self.function_memory_mb,
+        )
 
     @property
     def cloud_watch_logs(self) -> str:

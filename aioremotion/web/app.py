@@ -10,7 +10,8 @@ Routes (the template's contract; every reply is JSON):
     ``{"id": <renderId>, "bucketName": …}`` reads progress.json once and answers
     ``{"type":"success","data": P}`` where ``P`` is ``{"type":"progress","progress":…}``
     (at least 0.03), ``{"type":"done","url":…,"size":…}`` or ``{"type":"error","message":…}``
-    (a failed render is a successful request, as in the template).
+    (a failed render is a successful request, as in the template; so is a render whose
+    launch died before writing its metadata, by the watch's rule).
 ``POST /api/lambda/webhook``
     Remotion's signed webhook (mounted when a webhook secret is configured): answers
     ``{"success":true}``; 401 for a missing or wrong ``X-Remotion-Signature``, 409 for a
@@ -74,10 +75,11 @@ from starlette.routing import BaseRoute, Route
 
 from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
-from ..events import Done, Failed, Progress, event_from_progress
+from ..events import Done, Failed, Progress
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id
 from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
+from ..protocol.watch import progress_event
 from .config import WebConfig
 from .webhooks import SIGNATURE_HEADER, WebhookCallback, WebhookReceiver, WebhookRejected
 
@@ -558,7 +560,9 @@ class RemotionWeb:
             function_name=self.config.function_name or client.function_name,
         )
         progress = await client.get_progress(handle)
-        event = event_from_progress(progress, floor=self.config.progress_floor)
+        # one read: the watch machine's single step (a launch that died is an error here too)
+        event = progress_event(progress, handle.progress_context(),
+                               floor=self.config.progress_floor)
         return success_response(template_progress(event, detailed=self.config.detailed_progress))
 
     async def _webhook(self, request: Request) -> Response:

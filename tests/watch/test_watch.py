@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from aioremotion import RemotionLambda
+from aioremotion.errors import InvalidOptionsError
 from aioremotion.events import Done, Failed, Progress, RenderEvent, RenderFailed
 from aioremotion.protocol.naming import speculate_function_name
 from aioremotion.schedule import PollPolicy
@@ -51,6 +52,31 @@ async def test_events_are_monotonic_and_end_in_done(emulator: RemotionEmulator) 
         assert first["type"] == "progress"
         assert 0 <= first["progress"] <= 1
     assert RenderEvent.validate_json(last.model_dump_json()) == last
+
+
+async def test_a_render_id_and_bucket_name_are_enough(emulator: RemotionEmulator) -> None:
+    """Another process knows a render by its id and bucket: the client fills in the rest."""
+    async with emulator.client() as remotion:
+        handle = await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
+        with anyio.fail_after(60):
+            events = [e async for e in watch(remotion, handle.render_id, FAST,
+                                             bucket_name=handle.bucket_name)]
+            done = await wait(remotion, handle.render_id, FAST, bucket_name=emulator.bucket)
+            again = await remotion.wait(handle.render_id, FAST, bucket_name=emulator.bucket)
+            method_events = [e async for e in remotion.watch(
+                handle.render_id, FAST, bucket_name=emulator.bucket)]
+        with pytest.raises(InvalidOptionsError, match="bucket_name"):
+            await wait(remotion, handle.render_id, FAST)
+    assert isinstance(events[-1], Done) and events[-1].render_id == handle.render_id
+    assert done == again == events[-1] == method_events[-1]
+
+
+async def test_via_lambda_names_the_status_routine(emulator: RemotionEmulator) -> None:
+    async with emulator.client() as remotion:
+        handle = await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
+        events = await collect(remotion, handle, WatchOptions(policy=FAST.policy, via="lambda"))
+    assert isinstance(events[-1], Done)
+    assert emulator.server.invocations_of("status")
 
 
 async def test_progress_floor_like_the_template(emulator: RemotionEmulator) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -202,6 +203,21 @@ async def test_failed_render_is_nested_in_a_success_envelope(
     failed = seen[-1]
     assert failed == {"type": "error", "message": failed["message"]}
     assert "The composition crashed" in failed["message"]
+
+
+async def test_a_launch_that_died_before_its_metadata_is_an_error(
+    emulator: RemotionEmulator,
+) -> None:
+    """One read per request, by the watch's own rule: past its timeout without metadata,
+    the render's main function died (a watcher would say the same)."""
+    emulator.faults.crash_launch_before_metadata()
+    ahead = 10 * 60 * 1000  # the client's clock runs 10 minutes ahead: past any timeout
+    async with emulator.client(clock=lambda: time.time() * 1000 + ahead) as remotion:
+        app = create_app(web_config(emulator), client=remotion)
+        async with asgi_client(app) as http:
+            seen = await poll_until_finished(http, await start(http))
+    assert seen == [{"type": "error", "message": seen[-1]["message"]}]
+    assert "did not report the render's metadata" in seen[-1]["message"]
 
 
 async def test_unexpected_errors_answer_500_in_the_template_shape(

@@ -1,0 +1,700 @@
+"""The watch rules as a sans-IO state machine: when to read, and what a read means.
+
+A watch reads ``renders/<id>/progress.json`` over and over until the render is done or
+failed. Everything that decides *what to do* lives here, free of I/O and of any event
+loop (like h11 for HTTP/1.1): the poll schedule, progress that never goes backwards, the
+ETag and raw-body cache that answers 304s, the grace period for a missing file, the
+heartbeat, the budget of consecutive errors, a render whose launch died before writing
+its metadata, and when the output must be HEADed. The caller does the I/O:
+
+1. ask :meth:`WatchMachine.next_action` (passing ``now``, monotonic seconds) what to do:
+   :class:`Read` progress.json (conditionally, ``if_none_match``), :class:`Head` the output,
+   or :class:`Sleep`; or the watch is over: :class:`Finished` (its last event was
+   :class:`~aioremotion.events.Done` or :class:`~aioremotion.events.Failed`),
+   :class:`GiveUp` (too many errors in a row: raise
+   :class:`~aioremotion.watching.WatchError`) or :class:`Abort` (a permanent error: raise it);
+2. do it, and feed the outcome to :meth:`WatchMachine.receive`: :class:`ReadOk` (a 200 with
+   its ETag and body), :class:`NotModified` (a 304), :class:`StatusReply` (the status
+   Lambda's answer), :class:`HeadResult`, :class:`NotFound`, :class:`TransientError` or
+   :class:`PermanentError`. It returns the event to emit, if any: a
+   :class:`~aioremotion.events.Progress` only when something changed (or as a heartbeat),
+   then exactly one ``Done`` or ``Failed``.
+
+Between polls the machine keeps the last ETag and the raw body (about 2.5 KB), never a
+parsed model (about 20 KB): a 304 parses the body again.
+
+Example (a fake clock and scripted reads; no event loop):
+    >>> import random
+    >>> from aioremotion.protocol.progress import ProgressContext
+    >>> ctx = ProgressContext.for_function(
+    ...     "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec", region="us-east-1",
+    ...     render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abcdefghij")
+    >>> machine = WatchMachine(ctx, start=0.0, rng=random.Random(0))
+    >>> machine.next_action(0.0)                  # the first read is immediate
+    Read(if_none_match=None)
+    >>> body = b'{"functionLaunched": 1760000000000, "lambdasInvoked": 1}'
+    >>> event = machine.receive(ReadOk(body, etag='"v1"'), now_ms=1_760_000_000_200)
+    >>> event.type, round(event.progress, 4)
+    ('progress', 0.0333)
+    >>> machine.next_action(0.0)                  # it changed: read again at base_s
+    Sleep(seconds=0.5)
+    >>> machine.next_action(0.5)
+    Read(if_none_match='"v1"')
+    >>> machine.receive(NotModified(), now_ms=1_760_000_000_700) is None   # nothing new
+    True
+    >>> round(machine.next_action(0.5).seconds, 3)  # unchanged: back off, with jitter
+    0.367
+    >>> machine.next_action(0.9)
+    Read(if_none_match='"v1"')
+    >>> machine.receive(PermanentError(PermissionError("no")))
+    >>> machine.next_action(1.0), machine.finished
+    (Abort(error=PermissionError('no')), True)
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from dataclasses import dataclass
+from typing import Final, Literal, TypeAlias
+
+from ..errors import InvalidOptionsError, ProgressFileError, RemotionError
+from ..events import Done, Failed, Progress, event_from_progress
+from ..schedule import PollPolicy, PollSchedule
+from .naming import launch_logs_url
+from .progress import (
+    NOT_CHECKED,
+    OutputHead,
+    OutputHeadRequest,
+    ProgressContext,
+    ProgressFile,
+    RenderProgress,
+    _NotChecked,
+    compute_render_progress,
+    frame_count,
+    parse_progress_file,
+)
+
+__all__ = [
+    "METADATA_GRACE_MS",
+    "Abort",
+    "Action",
+    "Finished",
+    "GiveUp",
+    "Head",
+    "HeadResult",
+    "NotFound",
+    "NotModified",
+    "PermanentError",
+    "Read",
+    "ReadOk",
+    "Sleep",
+    "StatusReply",
+    "TransientError",
+    "Via",
+    "WatchInput",
+    "WatchMachine",
+    "WatchOptions",
+    "WatchProtocolError",
+    "metadata_timeout_failure",
+    "progress_event",
+    "render_stage",
+]
+
+#: Where a watch reads progress from: ``"s3"`` (conditional GETs of progress.json, computed
+#: locally) or ``"lambda"`` (the status routine; 8-30x dearer, uses Lambda concurrency).
+Via: TypeAlias = Literal["s3", "lambda"]
+
+#: How long past its timeoutTimestamp a render may stay without metadata before the
+#: watcher declares that its main function died (the official code never does).
+METADATA_GRACE_MS: Final = 20_000
+
+_NO_SOURCE: Final = object()
+
+
+# ---------------------------------------------------------------- options
+
+
+@dataclass(frozen=True, init=False)
+class WatchOptions:
+    """How a watch polls and what it reports.
+
+    ``policy``: the poll schedule; ``via``: ``"s3"`` (default; conditional GETs of
+    progress.json) or ``"lambda"`` (the status routine, 8-30x dearer) — the same word as
+    ``RemotionLambda.get_progress(via=...)``; the old name ``source=`` still works for one
+    release, with a :class:`DeprecationWarning`. ``progress_floor``: the smallest progress
+    reported (the Next.js template uses 0.03); ``heartbeat_s``: re-send the last progress
+    after this long without a change (for UIs); ``not_found_grace_s``: how long a missing
+    progress.json is tolerated; ``max_consecutive_errors``: transient errors in a row
+    before the watch gives up; ``metadata_grace_s``: how long past its
+    ``timeoutTimestamp`` a render may lack metadata before it is reported as crashed.
+
+    Example:
+        >>> WatchOptions(via="lambda", heartbeat_s=5).via
+        'lambda'
+        >>> WatchOptions(via="sqs")
+        Traceback (most recent call last):
+        ...
+        aioremotion.errors.InvalidOptionsError: Invalid options:
+          via: must be 's3' or 'lambda'; got 'sqs'
+    """
+
+    policy: PollPolicy
+    via: Via
+    progress_floor: float
+    heartbeat_s: float | None
+    not_found_grace_s: float
+    max_consecutive_errors: int
+    metadata_grace_s: float
+
+    def __init__(
+        self,
+        policy: PollPolicy | None = None,
+        via: Via = "s3",
+        progress_floor: float = 0.0,
+        heartbeat_s: float | None = None,
+        not_found_grace_s: float = 10.0,
+        max_consecutive_errors: int = 20,
+        metadata_grace_s: float = METADATA_GRACE_MS / 1000,
+        *,
+        source: Via | object = _NO_SOURCE,
+    ) -> None:
+        if source is not _NO_SOURCE:
+            warnings.warn("WatchOptions(source=...) is now WatchOptions(via=...), the name "
+                          "get_progress(via=...) uses; 'source' goes in the next release",
+                          DeprecationWarning, stacklevel=2)
+            via = source  # type: ignore[assignment]
+        if via not in ("s3", "lambda"):
+            raise InvalidOptionsError([("via", f"must be 's3' or 'lambda'; got {via!r}")])
+        values = {
+            "policy": policy if policy is not None else PollPolicy.default(),
+            "via": via,
+            "progress_floor": progress_floor,
+            "heartbeat_s": heartbeat_s,
+            "not_found_grace_s": not_found_grace_s,
+            "max_consecutive_errors": max_consecutive_errors,
+            "metadata_grace_s": metadata_grace_s,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def source(self) -> Via:
+        """Deprecated: the old name of :attr:`via`."""
+        warnings.warn("WatchOptions.source is now WatchOptions.via", DeprecationWarning,
+                      stacklevel=2)
+        return self.via
+
+
+# ---------------------------------------------------------------- actions (machine → caller)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Read progress.json, conditionally when ``if_none_match`` is set (a 304 then means
+    unchanged); with ``via="lambda"``, invoke the status routine instead."""
+
+    if_none_match: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """HEAD the render's output: reply with :class:`HeadResult`."""
+
+    request: OutputHeadRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait this many seconds, then ask for the next action."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The watch is over; ``event`` (already returned by :meth:`WatchMachine.receive`) is
+    its outcome."""
+
+    event: Done | Failed
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """Too many errors in a row: stop watching without an outcome (the render may still be
+    running). ``error`` is the last error, when there was an exception object."""
+
+    message: str
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """A permanent error ended the watch: raise ``error``."""
+
+    error: Exception
+
+
+Action: TypeAlias = Read | Head | Sleep | Finished | GiveUp | Abort
+
+
+# ---------------------------------------------------------------- inputs (caller → machine)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOk:
+    """A 200: progress.json's raw ``body`` and its ``etag``. ``parsed`` may carry the file
+    already parsed from that body (it is then not parsed again); one of the two is needed,
+    and the body is what the machine keeps for later 304s."""
+
+    body: bytes | None
+    etag: str | None = None
+    parsed: ProgressFile | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """A 304: progress.json still has the ETag last read."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReply:
+    """What the status Lambda answered (``via="lambda"``); always counts as a change."""
+
+    progress: RenderProgress
+
+
+@dataclass(frozen=True, slots=True)
+class HeadResult:
+    """The output's HEAD: its size, or ``None`` when it is missing or forbidden."""
+
+    head: OutputHead | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """progress.json does not exist (yet?); ``message`` becomes the Failed event's message
+    once the grace period is over."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransientError:
+    """A read failed in a way that may heal (throttling, a 5xx, a timeout, a dropped
+    connection): retried with backoff, within the budget of consecutive errors."""
+
+    message: str
+    error: BaseException | None = None
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> TransientError:
+        """``TransientError("SlowDown: ...", error)``: the message names the error's type.
+
+        >>> TransientError.from_exception(TimeoutError("read timed out")).message
+        'TimeoutError: read timed out'
+        """
+        return cls(f"{type(error).__name__}: {error}", error)
+
+
+@dataclass(frozen=True, slots=True)
+class PermanentError:
+    """A read failed in a way that will not heal: the watch ends at once (:class:`Abort`)."""
+
+    error: Exception
+
+
+WatchInput: TypeAlias = (
+    ReadOk | NotModified | StatusReply | HeadResult | NotFound | TransientError | PermanentError
+)
+
+
+class WatchProtocolError(RuntimeError):
+    """The caller fed the machine something it did not ask for (a bug in the loop)."""
+
+
+# ---------------------------------------------------------------- one read's event
+
+
+def metadata_timeout_failure(ctx: ProgressContext, progress: RenderProgress) -> Failed:
+    """The failure of a render whose main function never wrote the render's metadata."""
+    return Failed(
+        message=(
+            f"The main function of render {ctx.render_id} did not report the render's "
+            f"metadata before its timeout ({ctx.timeout_ms} ms): it most likely crashed "
+            "(for example out of memory) before validating the composition. Check the "
+            f"launch logs: {launch_logs_url(ctx.region, ctx.function_name, ctx.render_id)}"
+        ),
+        render_id=ctx.render_id,
+        explanation="The main function timed out or crashed before the render started.",
+        errors=progress.errors,
+        timed_out=True,
+    )
+
+
+def progress_event(
+    progress: RenderProgress,
+    ctx: ProgressContext,
+    *,
+    floor: float = 0.0,
+    metadata_grace_s: float = METADATA_GRACE_MS / 1000,
+) -> Progress | Done | Failed:
+    """The event one read means, by the rules that need no history (the machine's
+    single step; the web route answers each request with it).
+
+    Done and Failed as the progress says, else Progress (at least ``floor``), except that
+    a render still without metadata ``metadata_grace_s`` past its ``timeoutTimestamp``
+    is a timeout failure: its main function died before it began. Monotonicity and
+    heartbeats need a history: :class:`WatchMachine` adds them.
+
+    Example:
+        >>> from aioremotion.protocol.progress import compute_render_progress
+        >>> ctx = ProgressContext.for_function(
+        ...     "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec", region="us-east-1",
+        ...     render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abcdefghij")
+        >>> started = {"timeoutTimestamp": 1_760_000_120_000}
+        >>> fresh = compute_render_progress(started, ctx, now_ms=1_760_000_000_000)
+        >>> progress_event(fresh, ctx, floor=0.03).progress
+        0.03
+        >>> late = compute_render_progress(started, ctx, now_ms=1_760_000_140_001)
+        >>> progress_event(late, ctx).timed_out
+        True
+    """
+    event = event_from_progress(progress, floor=floor)
+    if isinstance(event, Progress) and progress.render_metadata is None:
+        timeout_at = progress.timeout_timestamp
+        if timeout_at is not None and progress.current_time > timeout_at + metadata_grace_s * 1000:
+            return metadata_timeout_failure(ctx, progress)
+    return event
+
+
+def render_stage(progress: RenderProgress) -> tuple[str, float | None]:
+    """The phase a render is in and how far along it is, for the poll schedule.
+
+    Rendering the frames and combining the chunks run at very different speeds (the
+    overall progress gives combining a tenth however long it takes), so the schedule
+    predicts the end of each on its own: ``frames`` (frames rendered of the total),
+    then ``combine`` (frames combined). Before the metadata exists: ``starting``.
+    """
+    metadata = progress.render_metadata
+    if metadata is None or not metadata.frame_range or len(metadata.frame_range) < 2:
+        return "starting", None
+    total = frame_count(metadata.frame_range, metadata.every_nth_frame or 1)
+    if total <= 0:
+        return "starting", None
+    if progress.frames_rendered < total:
+        return "frames", progress.frames_rendered / total
+    return "combine", min(1.0, progress.combined_frames / total)
+
+
+def _differs(a: Progress, b: Progress) -> bool:
+    return (a.progress, a.frames_rendered, a.chunks, a.lambdas_invoked) != (
+        b.progress, b.frames_rendered, b.chunks, b.lambdas_invoked
+    )
+
+
+# ---------------------------------------------------------------- the machine
+
+#: One generator for every watch's jitter (a Random is 2.8 KB: 28 MB for 10,000 watches).
+_SHARED_RNG = random.Random()
+
+_State = Literal["read", "reading", "head", "sleep", "ended"]
+
+
+class _HeadStep:
+    """A read waiting for the output's HEAD (held only while the HEAD is in flight)."""
+
+    __slots__ = ("changed", "file", "now_ms", "request")
+
+    def __init__(self, file: ProgressFile, now_ms: float, changed: bool,
+                 request: OutputHeadRequest) -> None:
+        self.file = file
+        self.now_ms = now_ms
+        self.changed = changed
+        self.request = request
+
+
+class WatchMachine:
+    """One render's watch rules: feed it reads, errors and the clock; it says what to do.
+
+    ``ctx`` says which render (and its function's timeout, for the progress computation);
+    ``start`` is the monotonic time the watch began (the clock later passed as ``now``);
+    ``rng`` drives the schedule's jitter (a shared generator by default). Not thread-safe:
+    one machine per watched render.
+
+    The poll in flight is dated by the ``now`` of the :meth:`next_action` call that
+    returned its :class:`Read`; ``now_ms`` passed to :meth:`receive` (the wall clock, ms
+    since the epoch, when the read completed) is the time the progress is computed at.
+
+    Example (a render that is done once its output exists: the machine asks for a HEAD):
+        >>> import json
+        >>> ctx = ProgressContext.for_function(
+        ...     "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec", region="us-east-1",
+        ...     render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abcdefghij")
+        >>> combined = {"renderMetadata": {"startedDate": 1_760_000_000_000,
+        ...     "totalChunks": 1, "frameRange": [0, 59], "codec": "h264"},
+        ...     "chunks": [0, 0], "framesRendered": 60, "combinedFrames": 60,
+        ...     "timeToCombine": 900, "lambdasInvoked": 1}
+        >>> machine = WatchMachine(ctx, start=0.0)
+        >>> machine.next_action(0.0)
+        Read(if_none_match=None)
+        >>> machine.receive(ReadOk(json.dumps(combined).encode(), etag='"e"'),
+        ...                 now_ms=1_760_000_010_000) is None
+        True
+        >>> machine.next_action(0.0)
+        Head(request=OutputHeadRequest(bucket_name='remotionlambda-useast1-abcdefghij', \
+key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
+        >>> done = machine.receive(HeadResult(OutputHead(content_length=1234)))
+        >>> done.type, done.size, machine.next_action(0.1) == Finished(done)
+        ('done', 1234, True)
+    """
+
+    __slots__ = (
+        "_best",
+        "_end",
+        "_errors_in_row",
+        "_etag",
+        "_file",
+        "_first_missing",
+        "_last",
+        "_last_sent_at",
+        "_now",
+        "_pending",
+        "_raw",
+        "_state",
+        "context",
+        "options",
+        "schedule",
+    )
+
+    def __init__(
+        self,
+        ctx: ProgressContext,
+        options: WatchOptions | None = None,
+        *,
+        start: float,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.context: ProgressContext = ctx
+        self.options: WatchOptions = options if options is not None else WatchOptions()
+        self.schedule: PollSchedule = PollSchedule(
+            self.options.policy, rng=rng if rng is not None else _SHARED_RNG, start=start
+        )
+        self._state: _State = "read"
+        self._now = start
+        self._etag: str | None = None
+        self._raw: bytes | None = None
+        self._file: ProgressFile | None = None  # only when a read gave no raw body
+        self._pending: _HeadStep | None = None
+        self._best = 0.0
+        self._last: Progress | None = None
+        self._last_sent_at = start
+        self._errors_in_row = 0
+        self._first_missing: float | None = None
+        self._end: Finished | GiveUp | Abort | None = None
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def finished(self) -> bool:
+        """Whether the watch is over (:meth:`next_action` returns how it ended)."""
+        return self._end is not None
+
+    @property
+    def outcome(self) -> Done | Failed | None:
+        """The Done or Failed the watch ended with (None while running, or after
+        :class:`GiveUp` or :class:`Abort`)."""
+        return self._end.event if isinstance(self._end, Finished) else None
+
+    @property
+    def etag(self) -> str | None:
+        """The ETag of the last progress.json read (what the next :class:`Read` sends)."""
+        return self._etag
+
+    @property
+    def best_progress(self) -> float:
+        """The highest progress reported so far (events never go below it)."""
+        return self._best
+
+    @property
+    def consecutive_errors(self) -> int:
+        """Transient errors in a row (reset by a successful read)."""
+        return self._errors_in_row
+
+    # ------------------------------------------------------------------ outputs
+
+    def next_action(self, now: float) -> Action:
+        """What to do at ``now`` (monotonic seconds): :class:`Read`, :class:`Head` or
+        :class:`Sleep`, else how the watch ended.
+
+        A Read or Head stays the answer until its outcome is fed to :meth:`receive`; a
+        Sleep is returned once (sleep, then ask again).
+        """
+        if self._end is not None:
+            return self._end
+        if self._state == "sleep":
+            self._state = "read"
+            return Sleep(self.schedule.next_delay(now))
+        if self._state == "head":
+            assert self._pending is not None
+            return Head(self._pending.request)
+        if self._state == "read":
+            self._now = now
+            self._state = "reading"
+        return Read(self._etag)
+
+    # ------------------------------------------------------------------ inputs
+
+    def receive(self, result: WatchInput, *, now_ms: float | None = None
+                ) -> Progress | Done | Failed | None:
+        """Feed the outcome of the action in flight; returns the event to emit, if any.
+
+        ``now_ms`` (the wall clock, ms since the epoch) is needed with :class:`ReadOk` and
+        :class:`NotModified`: the progress is computed at that time.
+        """
+        if self._end is not None:
+            raise WatchProtocolError(f"the watch has ended ({self._end!r}); "
+                                     f"{type(result).__name__} is too late")
+        if self._state not in ("reading", "head"):
+            raise WatchProtocolError(f"{type(result).__name__} received, but no read or HEAD "
+                                     "is in flight: call next_action() first")
+        if isinstance(result, TransientError):
+            self._error(result.message, result.error)
+            return None
+        if isinstance(result, PermanentError):
+            self._abort(result.error)
+            return None
+        if isinstance(result, NotFound):
+            return self._not_found(result.message)
+        if isinstance(result, HeadResult):
+            if self._state != "head" or self._pending is None:
+                raise WatchProtocolError("HeadResult received, but no HEAD was asked for")
+            step = self._pending
+            return self._compute(step.file, step.now_ms, step.changed, result.head)
+        if self._state != "reading":
+            raise WatchProtocolError(f"{type(result).__name__} received while a HEAD is in "
+                                     "flight: send HeadResult")
+        if isinstance(result, StatusReply):
+            return self._progress(result.progress, changed=True)
+        if now_ms is None:
+            raise WatchProtocolError(f"{type(result).__name__} needs now_ms, the wall clock "
+                                     "the progress is computed at")
+        if isinstance(result, NotModified):
+            return self._not_modified(now_ms)
+        return self._read_ok(result, now_ms)
+
+    # ------------------------------------------------------------------ the rules
+
+    def _read_ok(self, read: ReadOk, now_ms: float) -> Progress | Done | Failed | None:
+        file = read.parsed
+        if file is None:
+            if read.body is None:
+                raise WatchProtocolError("ReadOk needs the body, or the parsed file")
+            try:
+                file = parse_progress_file(read.body)
+            except ProgressFileError as exc:
+                self._error(f"{type(exc).__name__}: {exc}", exc)
+                return None
+        changed = read.etag != self._etag or (self._raw is None and self._file is None)
+        self._etag = read.etag
+        self._raw = read.body
+        self._file = None if read.body is not None else file
+        return self._compute(file, now_ms, changed, NOT_CHECKED)
+
+    def _not_modified(self, now_ms: float) -> Progress | Done | Failed | None:
+        if self._raw is not None:
+            try:
+                file = parse_progress_file(self._raw)  # a 304: parse again (~0.1 ms)
+            except ProgressFileError as exc:
+                self._error(f"{type(exc).__name__}: {exc}", exc)
+                return None
+        elif self._file is not None:
+            file = self._file
+        else:
+            never = ProgressFileError("progress.json was not modified, but was never read")
+            self._error(f"ProgressFileError: {never}", never)
+            return None
+        return self._compute(file, now_ms, False, NOT_CHECKED)
+
+    def _compute(self, file: ProgressFile, now_ms: float, changed: bool,
+                 head: OutputHead | _NotChecked | None) -> Progress | Done | Failed | None:
+        self._pending = None
+        try:
+            result = compute_render_progress(file, self.context, now_ms=now_ms,
+                                             output_head=head)
+        except ProgressFileError as exc:
+            self._error(f"{type(exc).__name__}: {exc}", exc)
+            return None
+        except RemotionError as exc:  # a still render: asking again will not help
+            self._abort(exc)
+            return None
+        if isinstance(result, OutputHeadRequest):
+            if not isinstance(head, _NotChecked):  # pragma: no cover - compute's contract
+                raise WatchProtocolError("the progress computation asked for a second HEAD")
+            self._pending = _HeadStep(file, now_ms, changed, result)
+            self._state = "head"
+            return None
+        return self._progress(result, changed=changed)
+
+    def _progress(self, progress: RenderProgress, *, changed: bool
+                  ) -> Progress | Done | Failed | None:
+        now = self._now
+        self._errors_in_row = 0
+        self._first_missing = None
+        self._state = "sleep"
+        opts = self.options
+        event = progress_event(progress, self.context, floor=opts.progress_floor,
+                               metadata_grace_s=opts.metadata_grace_s)
+        if not isinstance(event, Progress):
+            return self._finish(event)
+        self._best = max(self._best, event.progress)
+        stage, stage_progress = render_stage(progress)
+        self.schedule.observe(now, changed=changed, progress=stage_progress, stage=stage,
+                              last_stage=stage == "combine")
+        eta = self.schedule.eta(now)
+        event = event.model_copy(update={"progress": self._best, "eta_seconds": eta})
+        last = self._last
+        if last is None or _differs(event, last):
+            self._last, self._last_sent_at = event, now
+            return event
+        if opts.heartbeat_s is not None and now - self._last_sent_at >= opts.heartbeat_s:
+            self._last_sent_at = now
+            return last.model_copy(update={"heartbeat": True, "eta_seconds": eta})
+        return None
+
+    def _not_found(self, message: str) -> Done | Failed | None:
+        now = self._now
+        self._pending = None
+        if self._first_missing is None:
+            self._first_missing = now
+        if now - self._first_missing >= self.options.not_found_grace_s:
+            return self._finish(Failed(message=message, render_id=self.context.render_id))
+        self.schedule.observe_error(now)
+        self._state = "sleep"
+        return None
+
+    def _error(self, message: str, error: BaseException | None) -> None:
+        self._pending = None
+        self._errors_in_row += 1
+        if self._errors_in_row >= self.options.max_consecutive_errors:
+            self._end = GiveUp(
+                f"Stopped watching render {self.context.render_id} after "
+                f"{self._errors_in_row} consecutive errors; the last: {message}",
+                error,
+            )
+            self._state = "ended"
+            return
+        self.schedule.observe_error(self._now)
+        self._state = "sleep"
+
+    def _abort(self, error: Exception) -> None:
+        self._pending = None
+        self._end = Abort(error)
+        self._state = "ended"
+
+    def _finish(self, event: Done | Failed) -> Done | Failed:
+        self._end = Finished(event)
+        self._state = "ended"
+        self._last = None
+        self._raw = self._file = None
+        return event
