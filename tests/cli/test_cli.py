@@ -31,12 +31,11 @@ from aioremotion.cli._batch import (
     reconcile,
 )
 from aioremotion.cli._display import RenderReporter, choose_mode
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
+from aioremotion.emulator.media import ffmpeg_available, ffprobe_like
 from aioremotion.events import Progress
 from aioremotion.handles import RenderHandle
 from aioremotion.recovery import tag_options
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-from aioremotion.testing.media import ffmpeg_available, ffprobe_like
 
 AMBIENT = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA",
            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
@@ -497,12 +496,12 @@ async def test_batch_never_starts_twice_a_start_reset_after_sending(
         tmp_path: Path) -> None:
     """The start reached the function, then the connection was reset: the batch finds
     the render by its tag and watches it; a rerun starts nothing."""
-    from aioremotion.testing.s3_faults import FaultyS3Proxy
+    from aioremotion.testing import FaultyProxy
 
     jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
     write_jobs(jobs, 3)
     async with exported_emulator(monkeypatch) as emulator, \
-            FaultyS3Proxy(emulator.lambda_endpoint) as proxy:
+            FaultyProxy(emulator.lambda_endpoint) as proxy:
         assert emulator.functions is not None
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", proxy.endpoint_url)
         proxy.reset_after_forward(times=2, body_match=b'"type":"start"')

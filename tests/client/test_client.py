@@ -24,9 +24,9 @@ from aioremotion import (
     StartOutcomeUnknownError,
     VersionMismatchError,
 )
+from aioremotion.emulator.lambda_api import JsonReply, LambdaApiServer, ScriptedLambdaBackend
+from aioremotion.emulator.s3_server import S3Server
 from aioremotion.protocol.replies import encode_stream_message
-from aioremotion.testing.lambda_api import JsonReply, LambdaApiServer, ScriptedLambdaBackend
-from aioremotion.testing.s3_server import S3Server
 
 from ..conformance.loader import load_cases
 from .conftest import BUCKET, FUNCTION, REGION, SleepRecorder, start_reply

@@ -30,8 +30,8 @@ from aioremotion._s3_get import (
     resolve_object_url,
     s3_uri_encode,
 )
+from aioremotion.emulator.s3_server import S3Server
 from aioremotion.errors import CredentialsMissingError
-from aioremotion.testing.s3_server import S3Server
 
 from .conftest import BUCKET, REGION
 

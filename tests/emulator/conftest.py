@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 
 FAST = EmulatorConfig(progress_write_interval_s=0.02, cancel_poll_interval_s=0.05)
 

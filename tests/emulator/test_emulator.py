@@ -14,10 +14,9 @@ import pytest
 from aiohttp import web
 
 from aioremotion import RemotionLambda, RenderHandle, RenderProgress, VersionMismatchError
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.errors import ConcurrencyLimitError, RemotionError
 from aioremotion.protocol.naming import speculate_function_name
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
 
 
 async def poll_until_done(remotion: RemotionLambda, render: RenderHandle,
@@ -341,7 +340,7 @@ async def test_export_lines_point_a_client_here(emulator: RemotionEmulator,
 
 
 async def test_real_encoding_gives_a_playable_h264_mp4(tmp_path: Any) -> None:
-    media = pytest.importorskip("aioremotion.testing.media")
+    media = pytest.importorskip("aioremotion.emulator.media")
     if not media.ffmpeg_available():
         pytest.skip("the emulator extra (imageio-ffmpeg) is not installed")
     config = EmulatorConfig(real_encoding=True, progress_write_interval_s=0.02)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.emulator import RemotionEmulator
 
 from ..emulator.conftest import no_ambient_aws  # noqa: F401  (autouse fixture)
 from ..watch.conftest import QUICK

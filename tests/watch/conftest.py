@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 
 from ..emulator.conftest import no_ambient_aws  # noqa: F401  (autouse fixture)
 

@@ -13,8 +13,7 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 
 from ..emulator.conftest import no_ambient_aws  # noqa: F401  (autouse fixture)
 

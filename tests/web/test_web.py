@@ -19,11 +19,10 @@ from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
 from aioremotion import RemotionLambda
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.errors import InvalidOptionsError
 from aioremotion.protocol.webhooks import sign_webhook
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-from aioremotion.testing.s3_faults import FaultyS3Proxy
+from aioremotion.testing import FaultyProxy
 from aioremotion.web import (
     MISSING_KEY_MESSAGE,
     MISSING_SECRET_MESSAGE,
@@ -394,7 +393,7 @@ async def test_failed_discovery_two_buckets_is_retried_once_per_interval_and_not
     region, extra = "eu-north-1", "remotionlambda-eunorth1-secretname"
     clock = FakeClock()
     async with RemotionEmulator(region=region, config=FAST) as emulator, \
-            FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+            FaultyProxy(emulator.s3_endpoint) as proxy:
         await emulator.s3.create_bucket(
             Bucket=extra, CreateBucketConfiguration={"LocationConstraint": region})
         secrets = [emulator.bucket, extra, "secretname"]
@@ -440,7 +439,7 @@ async def test_failed_discovery_two_buckets_is_retried_once_per_interval_and_not
 async def test_failed_discovery_list_buckets_503_is_retried_once_per_interval() -> None:
     clock = FakeClock()
     async with RemotionEmulator(region="ca-central-1", config=FAST) as emulator, \
-            FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+            FaultyProxy(emulator.s3_endpoint) as proxy:
         proxy.fail(503, "SlowDown", times=10_000, method="GET", match=LIST_BUCKETS)
         endpoints = {"lambda": emulator.lambda_endpoint, "s3": proxy.endpoint_url}
         async with emulator.client(endpoint_urls=endpoints) as remotion:

@@ -1,10 +1,10 @@
 """A fault-injecting reverse proxy in front of an S3 endpoint (moto's server in tests).
 
 moto answers correctly or not at all; to see how a client copes with throttling,
-dropped connections, slow or corrupted responses, put :class:`FaultyS3Proxy`
+dropped connections, slow or corrupted responses, put :class:`FaultyProxy`
 between the client and moto and arm faults from Python::
 
-    async with S3Server() as s3, FaultyS3Proxy(s3.endpoint_url) as proxy:
+    async with S3Server() as s3, FaultyProxy(s3.endpoint_url) as proxy:
         client = session.create_client("s3", endpoint_url=proxy.endpoint_url, ...)
         proxy.fail(503, "SlowDown", times=2, match="progress.json")
         proxy.reset_connection(match="progress.json")
@@ -20,17 +20,17 @@ is relayed the same way.  moto does not verify SigV4 signatures, so the signatur
 
 How each fault surfaces in aiobotocore:
 
-* :meth:`~FaultyS3Proxy.fail` - ``botocore.exceptions.ClientError`` with the armed
+* :meth:`~FaultyProxy.fail` - ``botocore.exceptions.ClientError`` with the armed
   ``Error.Code`` and HTTP status (for ``HEAD``, which has no body, the code is the
   status as a string, e.g. ``"503"``).  botocore's retry modes retry 500/503 and
   ``SlowDown``.
-* :meth:`~FaultyS3Proxy.reset_connection` - ``botocore.exceptions.ConnectionClosedError``
+* :meth:`~FaultyProxy.reset_connection` - ``botocore.exceptions.ConnectionClosedError``
   (aiohttp's ``ServerDisconnectedError``); with ``rst=True``,
   ``botocore.exceptions.EndpointConnectionError`` (aiohttp's ``ClientOSError``
   for ``ECONNRESET``).
-* :meth:`~FaultyS3Proxy.delay` - nothing, unless the delay exceeds the client's
+* :meth:`~FaultyProxy.delay` - nothing, unless the delay exceeds the client's
   ``read_timeout``: then ``botocore.exceptions.ReadTimeoutError``.
-* :meth:`~FaultyS3Proxy.corrupt_body` - no error: the operation returns the
+* :meth:`~FaultyProxy.corrupt_body` - no error: the operation returns the
   replacement bytes.
 """
 
@@ -52,9 +52,9 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ._loopback import AsyncLoopbackServer
+from ..emulator._loopback import AsyncLoopbackServer
 
-__all__ = ["FaultRule", "FaultyS3Proxy", "ProxiedRequest"]
+__all__ = ["FaultRule", "FaultyProxy", "FaultyS3Proxy", "ProxiedRequest"]
 
 FaultKind = Literal["fail", "reset", "delay", "corrupt", "reset-after-forward"]
 Match = str | re.Pattern[str] | None
@@ -128,7 +128,7 @@ def _method_matches(method: str | None, request_method: str) -> bool:
 
 @dataclass
 class FaultRule:
-    """One armed fault; returned by the arming methods of :class:`FaultyS3Proxy`.
+    """One armed fault; returned by the arming methods of :class:`FaultyProxy`.
 
     Applies to the next :attr:`remaining` requests whose method equals
     :attr:`method` (any if ``None``) and whose percent-decoded path matches
@@ -168,7 +168,7 @@ class FaultRule:
 
 @dataclass
 class ProxiedRequest:
-    """One request received by the proxy (see :attr:`FaultyS3Proxy.requests`)."""
+    """One request received by the proxy (see :attr:`FaultyProxy.requests`)."""
 
     method: str
     path: str
@@ -190,12 +190,12 @@ class ProxiedRequest:
         return self.fault is not None
 
 
-class FaultyS3Proxy(AsyncLoopbackServer):
+class FaultyProxy(AsyncLoopbackServer):
     """Reverse proxy on ``127.0.0.1`` forwarding to ``upstream_url``, with faults.
 
     Use as an async context manager (or :meth:`start` / :meth:`close`)::
 
-        async with FaultyS3Proxy(s3.endpoint_url) as proxy:
+        async with FaultyProxy(s3.endpoint_url) as proxy:
             proxy.endpoint_url    # give this to the S3 client
 
     Arm faults with :meth:`fail`, :meth:`reset_connection`, :meth:`delay` and
@@ -573,6 +573,10 @@ class FaultyS3Proxy(AsyncLoopbackServer):
                 if length is not None:
                     out["Content-Length"] = length
             return upstream.status, upstream.reason, out, payload
+
+
+FaultyS3Proxy = FaultyProxy
+"""The name :class:`FaultyProxy` had when it only stood in front of S3 (kept as an alias)."""
 
 
 def _end_to_end(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aioremotion.testing.emulator import RemotionEmulator
+from aioremotion.emulator import RemotionEmulator
 
 
 async def test_fixture_gives_a_running_emulator(remotion_emulator: RemotionEmulator) -> None:

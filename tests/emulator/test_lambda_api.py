@@ -15,7 +15,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from aioremotion.testing.lambda_api import (
+from aioremotion.emulator.lambda_api import (
     ApiErrorReply,
     FunctionError,
     InvokeResult,

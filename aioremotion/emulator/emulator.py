@@ -6,7 +6,7 @@ Python SDKs) reaches it through ``AWS_ENDPOINT_URL_LAMBDA`` / ``AWS_ENDPOINT_URL
 
 Example::
 
-    from aioremotion.testing import RemotionEmulator
+    from aioremotion.emulator import RemotionEmulator
 
     async with RemotionEmulator() as emulator:
         async with emulator.client() as remotion:
@@ -36,8 +36,9 @@ from ..protocol.constants import (
     DEFAULT_TIMEOUT_S,
 )
 from ..protocol.naming import make_bucket_name, speculate_function_name
+from .config import EmulatorConfig
 from .faults import Faults
-from .functions import EmulatorConfig, RemotionFunctions
+from .functions import RemotionFunctions
 from .lambda_api import LambdaApiServer
 from .s3_server import S3Server
 

@@ -2,7 +2,7 @@
 progress.json current, stitch, upload the output, send the webhook (PROTOCOL.md 4.3).
 
 Work is simulated (a configurable cost per frame, divided by a speed factor) or real
-(frames drawn and encoded with ffmpeg, see :mod:`aioremotion.testing.media`). Timestamps
+(frames drawn and encoded with ffmpeg, see :mod:`aioremotion.emulator.media`). Timestamps
 are real wall-clock ms, so a client's own timeout arithmetic holds.
 """
 

@@ -1,4 +1,4 @@
-"""The emulator's compositions, frame drawing and real ffmpeg encoding (aioremotion.testing.media).
+"""The emulator's compositions, frame drawing and real ffmpeg encoding (aioremotion.emulator.media).
 
 Real-rendering tests need the ``emulator`` extra (numpy, Pillow, imageio-ffmpeg) and skip
 with a reason when it is missing; the synthetic-output tests run everywhere.
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from aioremotion.testing import media
-from aioremotion.testing.media import (
+from aioremotion.emulator import media
+from aioremotion.emulator.media import (
     Composition,
     CompositionRegistry,
     FFmpegError,
@@ -307,7 +307,7 @@ def test_module_imports_and_synthesises_without_the_extra(tmp_path: Path) -> Non
         import asyncio, sys
         for name in ("numpy", "PIL", "imageio_ffmpeg"):
             sys.modules[name] = None  # makes them unimportable
-        from aioremotion.testing import media
+        from aioremotion.emulator import media
         assert media.synthetic_output("h264", frames=3, fps=30)[4:8] == b"ftyp"
         assert media.synthetic_still("png").startswith(b"\\x89PNG")
         assert media.ffmpeg_available() is False
