@@ -39,13 +39,13 @@ _EXPORTS = {
     "Composition": "media",
     "CompositionRegistry": "media",
     "default_registry": "media",
-    "AbortConnection": "lambda_api",
-    "FunctionError": "lambda_api",
-    "InvokeResult": "lambda_api",
-    "LambdaApiError": "lambda_api",
-    "LambdaBackend": "lambda_api",
-    "LambdaInvocation": "lambda_api",
-    "StreamResult": "lambda_api",
+    "AbortConnection": "backend",
+    "FunctionError": "backend",
+    "InvokeResult": "backend",
+    "LambdaApiError": "backend",
+    "LambdaBackend": "backend",
+    "LambdaInvocation": "backend",
+    "StreamResult": "backend",
     "LambdaApiServer": "lambda_api",
     "S3Server": "s3_server",
 }
@@ -85,19 +85,19 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .config import EmulatorConfig
-    from .emulator import RemotionEmulator
-    from .faults import ChunkFault, Faults
-    from .functions import StartedRender
-    from .lambda_api import (
+    from .backend import (
         AbortConnection,
         FunctionError,
         InvokeResult,
         LambdaApiError,
-        LambdaApiServer,
         LambdaBackend,
         LambdaInvocation,
         StreamResult,
     )
+    from .config import EmulatorConfig
+    from .emulator import RemotionEmulator
+    from .faults import ChunkFault, Faults
+    from .functions import StartedRender
+    from .lambda_api import LambdaApiServer
     from .media import Composition, CompositionRegistry, default_registry
     from .s3_server import S3Server

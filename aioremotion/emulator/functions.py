@@ -37,9 +37,7 @@ from ..protocol.progress import (
     compute_render_progress,
 )
 from ..protocol.replies import encode_stream_message
-from .config import EmulatorConfig
-from .faults import Faults
-from .lambda_api import (
+from .backend import (
     FunctionError,
     InvokeResult,
     LambdaApiError,
@@ -47,6 +45,8 @@ from .lambda_api import (
     LambdaInvocation,
     StreamResult,
 )
+from .config import EmulatorConfig
+from .faults import Faults
 from .launch import ACLS, LaunchJob, RenderFailure, now_ms
 from .progress_writer import ProgressWriter, initial_progress
 

@@ -33,7 +33,7 @@ _EXPORTS = {
     "LambdaBackend": "aioremotion.emulator",
     "LambdaInvocation": "aioremotion.emulator",
     "StreamResult": "aioremotion.emulator",
-    "ScriptedLambdaBackend": "aioremotion.emulator.lambda_api",
+    "ScriptedLambdaBackend": "aioremotion.testing.scripted_lambda",
     "FaultyProxy": "aioremotion.testing.proxy",
     "FaultyS3Proxy": "aioremotion.testing.proxy",
 }
@@ -85,5 +85,5 @@ if TYPE_CHECKING:
         S3Server,
         StreamResult,
     )
-    from ..emulator.lambda_api import ScriptedLambdaBackend
     from .proxy import FaultyProxy, FaultyS3Proxy
+    from .scripted_lambda import ScriptedLambdaBackend

@@ -15,19 +15,21 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from aioremotion.emulator.lambda_api import (
-    ApiErrorReply,
+from aioremotion.emulator.backend import (
     FunctionError,
     InvokeResult,
-    JsonReply,
     LambdaApiError,
-    LambdaApiServer,
     LambdaBackend,
     LambdaInvocation,
-    ScriptedLambdaBackend,
-    ScriptExhaustedError,
     StreamResult,
     bare_function_name,
+)
+from aioremotion.emulator.lambda_api import LambdaApiServer
+from aioremotion.testing.scripted_lambda import (
+    ApiErrorReply,
+    JsonReply,
+    ScriptedLambdaBackend,
+    ScriptExhaustedError,
 )
 
 FUNCTION = "remotion-render-4-0-0-mem2048mb-disk2048mb-120sec"
