@@ -87,6 +87,13 @@ async def get_body(s3: Any, key: str = KEY, **kwargs: Any) -> bytes:
 # -- pass-through -----------------------------------------------------------
 
 
+def test_the_old_name_still_works() -> None:
+    from aioremotion.testing import FaultyS3Proxy
+    from aioremotion.testing.proxy import FaultyS3Proxy as deep
+
+    assert FaultyS3Proxy is FaultyProxy is deep
+
+
 async def test_binds_loopback_on_a_free_port(proxy: FaultyProxy) -> None:
     assert proxy.endpoint_url == f"http://127.0.0.1:{proxy.port}"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
