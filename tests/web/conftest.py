@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,18 +14,13 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from aioremotion.emulator import EmulatorConfig, RemotionEmulator
-
-from ..emulator.conftest import no_ambient_aws  # noqa: F401  (autouse fixture)
-
-FAST = EmulatorConfig(progress_write_interval_s=0.02, cancel_poll_interval_s=0.05,
-                      frame_cost_ms=0.5)
+from aioremotion.emulator import EmulatorConfig
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[RemotionEmulator]:
-    async with RemotionEmulator(config=FAST) as running:
-        yield running
+def remotion_emulator_config(remotion_emulator_config: EmulatorConfig) -> EmulatorConfig:
+    """Frames cost 0.5 ms, so a render is seen in progress before it is done."""
+    return dataclasses.replace(remotion_emulator_config, frame_cost_ms=0.5)
 
 
 @asynccontextmanager
