@@ -209,6 +209,22 @@ class LambdaApiServer(AsyncLoopbackServer):
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
+    async def wait_idle(self) -> None:
+        """Wait until nothing is going on: no client connection open, no request being
+        handled, no ``Event`` invocation running.
+
+        aiohttp counts a connection until the handling of its last request has ended, so
+        once a client is gone (its process killed, say) this returns when everything it
+        sent has been handled.  A live client's idle keep-alive connections count too:
+        close the client first.
+        """
+        while True:
+            server = self._runner.server if self._runner is not None else None
+            connections = server.connections if server is not None else []
+            if not (connections or self._in_flight or self._background):
+                return
+            await asyncio.sleep(0.005)
+
     def invocations_of(self, routine: str) -> list[LambdaInvocation]:
         """Recorded invocations whose payload ``type`` is ``routine``."""
         return [inv for inv in self.invocations if inv.routine == routine]

@@ -372,7 +372,8 @@ async def test_batch_resumes_after_sigkill_without_starting_anything_twice(
         await interrupt_when(process, state, some_done_some_running, signal.SIGKILL)
         assert await anyio.to_thread.run_sync(process.wait) == -signal.SIGKILL
         process.communicate()
-        await anyio.sleep(0.2)  # a start call sent just before the kill still lands
+        with anyio.fail_after(30):  # a start call sent just before the kill still lands
+            await emulator.server.wait_idle()
         states = state_of(state)
         finished = {key: s.result for key, s in states.items() if s.result}
         running = {key: s.handle for key, s in states.items() if s.handle and not s.result}
@@ -425,7 +426,8 @@ async def test_ctrl_c_exits_130_with_every_start_recorded(
             _, err = await anyio.to_thread.run_sync(process.communicate)
         assert process.returncode == 130, err
         assert "interrupted; rerun the same command to resume" in err
-        await anyio.sleep(0.2)
+        with anyio.fail_after(30):  # anything the batch sent has landed
+            await emulator.server.wait_idle()
         states = state_of(state)
         # the start calls in flight were waited for: none is left unknown
         assert not any(s.starting for s in states.values())

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
@@ -65,6 +66,29 @@ async def read_events(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- Invoke -----------------------------------------------------------------
+
+
+async def test_wait_idle_returns_once_the_clients_requests_are_handled(
+    server: LambdaApiServer, backend: ScriptedLambdaBackend
+) -> None:
+    gate = asyncio.Event()
+    backend.reply_json("info", {"version": "4.0.0"}, gate=gate)
+    async with get_session().create_client("lambda", config=NO_RETRIES,
+                                           **server.client_kwargs()) as client:
+        call = asyncio.ensure_future(client.invoke(FunctionName=FUNCTION,
+                                                   Payload=payload("info")))
+        with anyio.fail_after(10):
+            while not server.invocations:
+                await asyncio.sleep(0.01)
+        idle = asyncio.ensure_future(server.wait_idle())
+        await asyncio.sleep(0.05)
+        assert not idle.done()  # the request is parked on its gate
+        gate.set()
+        response = await call
+        assert json.loads(await response["Payload"].read()) == {"version": "4.0.0"}
+        assert not idle.done()  # the client keeps its connection open
+    with anyio.fail_after(10):
+        await idle  # closed: nothing is left
 
 
 async def test_request_response_returns_the_reply(

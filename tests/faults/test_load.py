@@ -157,7 +157,8 @@ async def test_killed_batch_resumes_without_starting_anything_twice(
             process.send_signal(signal.SIGKILL)
         assert await anyio.to_thread.run_sync(process.wait) == -signal.SIGKILL
         process.communicate()
-        await anyio.sleep(0.3)  # a start call sent just before the kill still lands
+        with anyio.fail_after(30):  # a start call sent just before the kill still lands
+            await emulator.server.wait_idle()
         states = _states(state)
         finished = {key: s.result for key, s in states.items() if s.result}
         running = {key: s.handle for key, s in states.items() if s.handle and not s.result}

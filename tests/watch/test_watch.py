@@ -110,7 +110,8 @@ async def test_launch_that_dies_before_metadata_is_a_timeout(
     ahead = 10 * 60 * 1000  # the client's clock runs 10 minutes ahead: past any timeout
     async with emulator.client(clock=lambda: time.time() * 1000 + ahead) as remotion:
         handle = await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
-        await anyio.sleep(0.05)
+        with anyio.fail_after(30):
+            await emulator.wait_for_stall(handle.render_id)
         events = await collect(remotion, handle)
     assert isinstance(events[-1], Failed)
     assert events[-1].timed_out
