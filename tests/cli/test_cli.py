@@ -341,18 +341,36 @@ def start_batch(jobs: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
+def stop(process: subprocess.Popen[str]) -> bool:
+    """SIGSTOP ``process`` and wait until it is stopped; False if it had ended."""
+    process.send_signal(signal.SIGSTOP)
+    if process.returncode is not None:
+        return False
+    _, status = os.waitpid(process.pid, os.WUNTRACED)
+    if os.WIFSTOPPED(status):
+        return True
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
+    return False
+
+
 async def interrupt_when(process: subprocess.Popen[str], state: Path, ready: Any,
                          sig: signal.Signals) -> None:
-    """Send ``sig`` once the state file satisfies ``ready``."""
+    """Send ``sig`` once the state file satisfies ``ready``: checked again with the process
+    stopped, so the state it is interrupted in is the state the test saw."""
     try:
         with anyio.fail_after(30):
-            while not ready(state_of(state)):
+            while True:
+                if ready(state_of(state)):
+                    if await anyio.to_thread.run_sync(stop, process) and ready(state_of(state)):
+                        break
+                    process.send_signal(signal.SIGCONT)
                 if process.poll() is not None:
                     pytest.fail(f"the batch ended before it was interrupted: "
                                 f"{process.communicate()[1]}")
                 await anyio.sleep(0.01)
     finally:
         process.send_signal(sig)
+        process.send_signal(signal.SIGCONT)
 
 
 async def test_batch_resumes_after_sigkill_without_starting_anything_twice(
