@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from .events import Done, Failed, Progress
+if TYPE_CHECKING:  # the events call these functions from their _repr_html_()
+    from .events import Done, Failed, Progress
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 

@@ -144,7 +144,7 @@ def _write_json(path: str, payload: Any) -> None:
 async def serve_emulator(args: argparse.Namespace) -> None:
     """The emulator, recording every progress.json write: (wall time when the upload
     finished, framesRendered, chunks, lambdasInvoked, postRenderData.endTime)."""
-    from aioremotion.testing import EmulatorConfig, RemotionEmulator
+    from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 
     config = EmulatorConfig(speed=args.speed, frame_cost_ms=args.frame_cost_ms,
                             invoke_latency_ms=args.invoke_latency_ms,
@@ -228,7 +228,7 @@ async def run_watcher(args: argparse.Namespace) -> None:
     from aioremotion import RemotionLambda
     from aioremotion.handles import RenderHandle
     from aioremotion.schedule import PollPolicy
-    from aioremotion.testing.s3_faults import FaultyS3Proxy
+    from aioremotion.testing import FaultyProxy
     from aioremotion.watching import WatchOptions, watch
 
     env = json.loads(args.env)
@@ -236,8 +236,8 @@ async def run_watcher(args: argparse.Namespace) -> None:
     scale = args.speed
     deadline_s = 300.0
     seen: dict[str, Watched] = {}
-    async with FaultyS3Proxy(env["s3"]) as s3_proxy, \
-            FaultyS3Proxy(env["lambda"]) as lambda_proxy:
+    async with FaultyProxy(env["s3"]) as s3_proxy, \
+            FaultyProxy(env["lambda"]) as lambda_proxy:
         session = AioSession()
         session.set_credentials(ACCESS_KEY, SECRET_KEY)
         client = RemotionLambda(
@@ -323,7 +323,7 @@ async def run_watcher(args: argparse.Namespace) -> None:
             results = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [repr(r) for r in results if isinstance(r, BaseException)]
 
-        def count(proxy: FaultyS3Proxy, **kwargs: Any) -> int:
+        def count(proxy: FaultyProxy, **kwargs: Any) -> int:
             return proxy.count(**kwargs)
 
         counts = {

@@ -74,7 +74,7 @@ EMULATED_RENDERS = Mode("emulated renders", start_latency_ms=0, render_ms=None)
 
 async def serve_emulator(args: argparse.Namespace) -> None:
     """The emulator; answers ``stats`` on stdin with a JSON line, stops at ``quit``."""
-    from aioremotion.testing import EmulatorConfig, RemotionEmulator
+    from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 
     config = EmulatorConfig(account_concurrency=args.account_concurrency,
                             frame_cost_ms=args.frame_cost_ms,

@@ -13,7 +13,7 @@ import time
 import aiohttp
 import anyio
 
-from aioremotion.testing import EmulatorConfig, RemotionEmulator
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 
 
 def bar(fraction: float, width: int = 40) -> str:

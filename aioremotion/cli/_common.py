@@ -22,7 +22,7 @@ from ..protocol.nesting import JsonTooDeepError, parse_json
 
 if TYPE_CHECKING:
     from ..client import RemotionLambda
-    from ..testing.emulator import RemotionEmulator
+    from ..emulator import RemotionEmulator
 
 __all__ = [
     "EXIT_FAILED",
@@ -82,7 +82,7 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, local: bool = True,
 def _real_rendering_possible() -> bool:
     if not all(importlib.util.find_spec(name) for name in ("numpy", "PIL", "imageio_ffmpeg")):
         return False
-    from ..testing.media import ffmpeg_available
+    from ..emulator.media import ffmpeg_available
 
     return ffmpeg_available()
 
@@ -124,8 +124,7 @@ async def open_target(args: argparse.Namespace, *, real_default: bool = True,
         return
 
     try:
-        from ..testing.emulator import RemotionEmulator
-        from ..testing.functions import EmulatorConfig
+        from ..emulator import EmulatorConfig, RemotionEmulator
     except ImportError as exc:
         raise CliError(f"--local needs the emulator ({exc}): pip install "
                        "'aioremotion[emulator]'") from exc

@@ -52,8 +52,7 @@ def add_parsers(sub: Any) -> None:
 
 async def emulator_command(args: argparse.Namespace) -> int:
     """``aioremotion emulator``: serve until interrupted."""
-    from ..testing.emulator import RemotionEmulator
-    from ..testing.functions import EmulatorConfig
+    from ..emulator import EmulatorConfig, RemotionEmulator
 
     config = EmulatorConfig(real_encoding=args.real, speed=args.speed,
                             frame_cost_ms=args.frame_cost_ms)
@@ -93,8 +92,7 @@ async def serve_command(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             local = True
         if local:
-            from ..testing.emulator import RemotionEmulator
-            from ..testing.functions import EmulatorConfig
+            from ..emulator import EmulatorConfig, RemotionEmulator
 
             emulator = await stack.enter_async_context(
                 RemotionEmulator(config=EmulatorConfig(real_encoding=args.real)))

@@ -1,10 +1,15 @@
-"""A local Remotion Lambda for tests, demos and benchmarks: no AWS account needed.
+"""Testing tools: the ``remotion_emulator`` pytest fixture, a fault-injecting proxy, and
+what a test of your own backend needs from the emulator.
 
-* :class:`RemotionEmulator` - the emulator (Lambda API + moto S3 + emulated functions);
-* :class:`EmulatorConfig` - its speed, frame cost, real encoding, account concurrency;
-* :class:`LambdaApiServer` / :class:`ScriptedLambdaBackend` - the Lambda Invoke API server
-  with a scripted backend, for tests of one call at a time;
-* :class:`S3Server` - moto's S3 server on a free loopback port.
+* the pytest plugin (:mod:`aioremotion.testing.pytest_plugin`, registered by entry point):
+  the ``remotion_emulator`` fixture, configured by the ``remotion_emulator_config``
+  fixture and the ``remotion_emulator`` marker;
+* :class:`FaultyProxy` (alias :class:`FaultyS3Proxy`) - a reverse proxy that injects HTTP
+  faults between a client and any endpoint (moto's S3, the emulator's Lambda API);
+* re-exported from :mod:`aioremotion.emulator`: :class:`RemotionEmulator`,
+  :class:`EmulatorConfig`, :class:`Faults`, :class:`S3Server`, :class:`LambdaApiServer`
+  and its backend interface; and :class:`ScriptedLambdaBackend`, a Lambda backend
+  whose replies a test scripts, for tests of one call at a time.
 
 Names load lazily, so importing this package (as the pytest plugin does) needs none of
 the emulator's optional dependencies until they are used.
@@ -16,48 +21,69 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "RemotionEmulator": "emulator",
-    "EmulatorConfig": "functions",
-    "Faults": "faults",
-    "AbortConnection": "lambda_api",
-    "FunctionError": "lambda_api",
-    "InvokeResult": "lambda_api",
-    "LambdaApiError": "lambda_api",
-    "LambdaApiServer": "lambda_api",
-    "LambdaBackend": "lambda_api",
-    "LambdaInvocation": "lambda_api",
-    "ScriptedLambdaBackend": "lambda_api",
-    "StreamResult": "lambda_api",
-    "S3Server": "s3_server",
-    "FaultyS3Proxy": "s3_faults",
+    "RemotionEmulator": "aioremotion.emulator",
+    "EmulatorConfig": "aioremotion.emulator",
+    "Faults": "aioremotion.emulator",
+    "S3Server": "aioremotion.emulator",
+    "AbortConnection": "aioremotion.emulator",
+    "FunctionError": "aioremotion.emulator",
+    "InvokeResult": "aioremotion.emulator",
+    "LambdaApiError": "aioremotion.emulator",
+    "LambdaApiServer": "aioremotion.emulator",
+    "LambdaBackend": "aioremotion.emulator",
+    "LambdaInvocation": "aioremotion.emulator",
+    "StreamResult": "aioremotion.emulator",
+    "ScriptedLambdaBackend": "aioremotion.testing.scripted_lambda",
+    "FaultyProxy": "aioremotion.testing.proxy",
+    "FaultyS3Proxy": "aioremotion.testing.proxy",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AbortConnection",
+    "EmulatorConfig",
+    "Faults",
+    "FaultyProxy",
+    "FaultyS3Proxy",
+    "FunctionError",
+    "InvokeResult",
+    "LambdaApiError",
+    "LambdaApiServer",
+    "LambdaBackend",
+    "LambdaInvocation",
+    "RemotionEmulator",
+    "S3Server",
+    "ScriptedLambdaBackend",
+    "StreamResult",
+]
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'aioremotion.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 if TYPE_CHECKING:
-    from .emulator import RemotionEmulator
-    from .faults import Faults
-    from .functions import EmulatorConfig
-    from .lambda_api import (
+    from ..emulator import (
         AbortConnection,
+        EmulatorConfig,
+        Faults,
         FunctionError,
         InvokeResult,
         LambdaApiError,
         LambdaApiServer,
         LambdaBackend,
         LambdaInvocation,
-        ScriptedLambdaBackend,
+        RemotionEmulator,
+        S3Server,
         StreamResult,
     )
-    from .s3_faults import FaultyS3Proxy
-    from .s3_server import S3Server
+    from .proxy import FaultyProxy, FaultyS3Proxy
+    from .scripted_lambda import ScriptedLambdaBackend

@@ -31,12 +31,11 @@ from aioremotion.cli._batch import (
     reconcile,
 )
 from aioremotion.cli._display import RenderReporter, choose_mode
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
+from aioremotion.emulator.media import ffmpeg_available, ffprobe_like
 from aioremotion.events import Progress
 from aioremotion.handles import RenderHandle
 from aioremotion.recovery import tag_options
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-from aioremotion.testing.media import ffmpeg_available, ffprobe_like
 
 AMBIENT = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA",
            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
@@ -342,18 +341,36 @@ def start_batch(jobs: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
+def stop(process: subprocess.Popen[str]) -> bool:
+    """SIGSTOP ``process`` and wait until it is stopped; False if it had ended."""
+    process.send_signal(signal.SIGSTOP)
+    if process.returncode is not None:
+        return False
+    _, status = os.waitpid(process.pid, os.WUNTRACED)
+    if os.WIFSTOPPED(status):
+        return True
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
+    return False
+
+
 async def interrupt_when(process: subprocess.Popen[str], state: Path, ready: Any,
                          sig: signal.Signals) -> None:
-    """Send ``sig`` once the state file satisfies ``ready``."""
+    """Send ``sig`` once the state file satisfies ``ready``: checked again with the process
+    stopped, so the state it is interrupted in is the state the test saw."""
     try:
         with anyio.fail_after(30):
-            while not ready(state_of(state)):
+            while True:
+                if ready(state_of(state)):
+                    if await anyio.to_thread.run_sync(stop, process) and ready(state_of(state)):
+                        break
+                    process.send_signal(signal.SIGCONT)
                 if process.poll() is not None:
                     pytest.fail(f"the batch ended before it was interrupted: "
                                 f"{process.communicate()[1]}")
                 await anyio.sleep(0.01)
     finally:
         process.send_signal(sig)
+        process.send_signal(signal.SIGCONT)
 
 
 async def test_batch_resumes_after_sigkill_without_starting_anything_twice(
@@ -373,7 +390,8 @@ async def test_batch_resumes_after_sigkill_without_starting_anything_twice(
         await interrupt_when(process, state, some_done_some_running, signal.SIGKILL)
         assert await anyio.to_thread.run_sync(process.wait) == -signal.SIGKILL
         process.communicate()
-        await anyio.sleep(0.2)  # a start call sent just before the kill still lands
+        with anyio.fail_after(30):  # a start call sent just before the kill still lands
+            await emulator.server.wait_idle()
         states = state_of(state)
         finished = {key: s.result for key, s in states.items() if s.result}
         running = {key: s.handle for key, s in states.items() if s.handle and not s.result}
@@ -426,7 +444,8 @@ async def test_ctrl_c_exits_130_with_every_start_recorded(
             _, err = await anyio.to_thread.run_sync(process.communicate)
         assert process.returncode == 130, err
         assert "interrupted; rerun the same command to resume" in err
-        await anyio.sleep(0.2)
+        with anyio.fail_after(30):  # anything the batch sent has landed
+            await emulator.server.wait_idle()
         states = state_of(state)
         # the start calls in flight were waited for: none is left unknown
         assert not any(s.starting for s in states.values())
@@ -497,12 +516,12 @@ async def test_batch_never_starts_twice_a_start_reset_after_sending(
         tmp_path: Path) -> None:
     """The start reached the function, then the connection was reset: the batch finds
     the render by its tag and watches it; a rerun starts nothing."""
-    from aioremotion.testing.s3_faults import FaultyS3Proxy
+    from aioremotion.testing import FaultyProxy
 
     jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
     write_jobs(jobs, 3)
     async with exported_emulator(monkeypatch) as emulator, \
-            FaultyS3Proxy(emulator.lambda_endpoint) as proxy:
+            FaultyProxy(emulator.lambda_endpoint) as proxy:
         assert emulator.functions is not None
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", proxy.endpoint_url)
         proxy.reset_after_forward(times=2, body_match=b'"type":"start"')

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from aioremotion import RemotionLambda, ThrottleRetry
-from aioremotion.testing.lambda_api import LambdaApiServer, ScriptedLambdaBackend
-from aioremotion.testing.s3_server import S3Server
+from aioremotion.emulator.lambda_api import LambdaApiServer
+from aioremotion.emulator.s3_server import S3Server
+from aioremotion.testing.scripted_lambda import ScriptedLambdaBackend
 
 FUNCTION = "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec"
 REGION = "us-east-1"

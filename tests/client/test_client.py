@@ -24,9 +24,10 @@ from aioremotion import (
     StartOutcomeUnknownError,
     VersionMismatchError,
 )
+from aioremotion.emulator.lambda_api import LambdaApiServer
+from aioremotion.emulator.s3_server import S3Server
 from aioremotion.protocol.replies import encode_stream_message
-from aioremotion.testing.lambda_api import JsonReply, LambdaApiServer, ScriptedLambdaBackend
-from aioremotion.testing.s3_server import S3Server
+from aioremotion.testing.scripted_lambda import JsonReply, ScriptedLambdaBackend
 
 from ..conformance.loader import load_cases
 from .conftest import BUCKET, FUNCTION, REGION, SleepRecorder, start_reply

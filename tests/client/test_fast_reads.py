@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from aioremotion import RemotionLambda
+from aioremotion.emulator.lambda_api import LambdaApiServer
+from aioremotion.emulator.s3_server import S3Server
 from aioremotion.errors import RenderNotFoundError
-from aioremotion.testing.lambda_api import LambdaApiServer
-from aioremotion.testing.s3_server import S3Server
 
 from .conftest import BUCKET, FUNCTION, REGION
 

@@ -30,8 +30,8 @@ from aioremotion._s3_get import (
     resolve_object_url,
     s3_uri_encode,
 )
+from aioremotion.emulator.s3_server import S3Server
 from aioremotion.errors import CredentialsMissingError
-from aioremotion.testing.s3_server import S3Server
 
 from .conftest import BUCKET, REGION
 
@@ -359,7 +359,7 @@ async def scripted() -> AsyncIterator[tuple[Script, str]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         yield script, f"http://127.0.0.1:{port}"
     finally:
@@ -502,7 +502,7 @@ async def test_https_with_ca_bundle(tmp_path: Any) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         endpoint = f"https://127.0.0.1:{port}"
         async with S3ObjectReader(get_session(), region=REGION, endpoint_url=endpoint,

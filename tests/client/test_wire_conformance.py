@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from aioremotion import RemotionLambda
+from aioremotion.emulator.lambda_api import LambdaApiServer
+from aioremotion.emulator.s3_server import S3Server
 from aioremotion.protocol.replies import encode_stream_message
-from aioremotion.testing.lambda_api import LambdaApiServer, ScriptedLambdaBackend
-from aioremotion.testing.s3_server import S3Server
+from aioremotion.testing.scripted_lambda import ScriptedLambdaBackend
 
 from ..conformance.loader import decode_js_options, load_cases
 from .conftest import start_reply

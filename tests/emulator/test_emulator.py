@@ -14,10 +14,9 @@ import pytest
 from aiohttp import web
 
 from aioremotion import RemotionLambda, RenderHandle, RenderProgress, VersionMismatchError
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.errors import ConcurrencyLimitError, RemotionError
 from aioremotion.protocol.naming import speculate_function_name
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
 
 
 async def poll_until_done(remotion: RemotionLambda, render: RenderHandle,
@@ -105,8 +104,7 @@ async def test_any_well_formed_function_name_is_deployed(emulator: RemotionEmula
 
 async def test_throttle_fault(emulator: RemotionEmulator) -> None:
     emulator.faults.throttle_next(2)
-    async with emulator.client() as remotion:
-        remotion._sleep = _instant  # type: ignore[method-assign]
+    async with emulator.client(sleep=_instant) as remotion:
         render = await remotion.render_media(serve_url=emulator.serve_url,
                                              composition="HelloWorld", codec="h264")
     assert render.render_id
@@ -122,8 +120,8 @@ async def _instant(seconds: float) -> None:
 async def test_account_concurrency_limit_throttles() -> None:
     limited = EmulatorConfig(account_concurrency=1, frame_cost_ms=2,
                              progress_write_interval_s=0.02)
-    async with RemotionEmulator(config=limited) as small, small.client() as remotion:
-        remotion._sleep = _instant  # type: ignore[method-assign]
+    async with RemotionEmulator(config=limited) as small, \
+            small.client(sleep=_instant) as remotion:
         await remotion.render_media(serve_url=small.serve_url, composition="HelloWorld",
                                     codec="h264")
         with pytest.raises(ConcurrencyLimitError):
@@ -163,12 +161,25 @@ async def test_crash_before_metadata_leaves_metadata_null(emulator: RemotionEmul
     async with emulator.client() as remotion:
         render = await remotion.render_media(serve_url=emulator.serve_url,
                                              composition="HelloWorld", codec="h264")
-        await asyncio.sleep(0.2)
+        with anyio.fail_after(30):
+            await emulator.wait_for_stall(render.render_id)
         progress = await remotion.get_progress(render)
     assert progress.render_metadata is None
     assert progress.serve_url_opened is not None
     assert not progress.done
     assert not progress.fatal_error_encountered  # only a reader's timeout can tell
+
+
+@pytest.mark.remotion_emulator(frame_cost_ms=5)
+async def test_wait_for_stall_needs_a_launch_that_hangs(emulator: RemotionEmulator) -> None:
+    with pytest.raises(LookupError, match="no launch of render 'nosuchrender'"):
+        await emulator.wait_for_stall("nosuchrender")
+    async with emulator.client() as remotion:
+        render = await remotion.render_media(serve_url=emulator.serve_url,
+                                             composition="HelloWorld", codec="h264")
+        with anyio.fail_after(30), pytest.raises(RuntimeError, match="ended without hanging"):
+            await emulator.wait_for_stall(render.render_id)
+        assert (await remotion.get_progress(render)).done
 
 
 async def test_stall_stops_progress_writes_until_the_timeout(
@@ -227,7 +238,9 @@ async def test_cancellation_through_cancel_json(emulator: RemotionEmulator) -> N
         render = await remotion.render_media(serve_url=slow.serve_url,
                                              composition="HelloWorld", codec="h264",
                                              enable_cancellation=True)
-        await asyncio.sleep(0.1)
+        with anyio.fail_after(30):  # until the renderers run (and cancel.json is watched)
+            while (await remotion.get_progress(render)).frames_rendered == 0:
+                await anyio.sleep(0.01)
         await remotion.cancel(render)
         await slow.wait_for_renders()
         progress = await remotion.get_progress(render)
@@ -261,7 +274,7 @@ class WebhookSink:
                 await self.runner.setup()
                 site = web.TCPSite(self.runner, "127.0.0.1", 0)
                 await site.start()
-                port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+                port = self.runner.addresses[0][1]
                 return f"http://127.0.0.1:{port}/hook"
 
             async def __aexit__(self, *args: Any) -> None:
@@ -341,7 +354,7 @@ async def test_export_lines_point_a_client_here(emulator: RemotionEmulator,
 
 
 async def test_real_encoding_gives_a_playable_h264_mp4(tmp_path: Any) -> None:
-    media = pytest.importorskip("aioremotion.testing.media")
+    media = pytest.importorskip("aioremotion.emulator.media")
     if not media.ffmpeg_available():
         pytest.skip("the emulator extra (imageio-ffmpeg) is not installed")
     config = EmulatorConfig(real_encoding=True, progress_write_interval_s=0.02)

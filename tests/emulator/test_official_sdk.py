@@ -9,8 +9,8 @@ import time
 import anyio
 import pytest
 
+from aioremotion.emulator import RemotionEmulator
 from aioremotion.protocol.naming import speculate_function_name
-from aioremotion.testing.emulator import RemotionEmulator
 
 remotion_lambda = pytest.importorskip("remotion_lambda", reason="test extra remotion-lambda")
 

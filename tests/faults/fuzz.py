@@ -37,12 +37,11 @@ import anyio
 import anyio.lowlevel
 
 from aioremotion import ThrottleRetry
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.fanout import Batch, BatchFailed, JobResult, render_many
 from aioremotion.recovery import JOB_TAG
 from aioremotion.schedule import PollPolicy
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-from aioremotion.testing.s3_faults import FaultyS3Proxy
+from aioremotion.testing import FaultyProxy
 from aioremotion.watching import WatchOptions
 
 from .helpers import client_side_tasks, connections_in_use
@@ -125,8 +124,8 @@ class Outcome:
     cancelled: bool = False
 
 
-def _arm(plan: Plan, emulator: RemotionEmulator, s3: FaultyS3Proxy,
-         aws_lambda: FaultyS3Proxy) -> None:
+def _arm(plan: Plan, emulator: RemotionEmulator, s3: FaultyProxy,
+         aws_lambda: FaultyProxy) -> None:
     faults = emulator.faults
     if plan.throttles:
         faults.throttle_next(plan.throttles, routines={"start"})
@@ -156,8 +155,8 @@ async def _run_library(plan: Plan, emulator: RemotionEmulator) -> Outcome:
     outcome = Outcome()
     handed: list[JobResult] = []
     results: list[JobResult] = []
-    async with FaultyS3Proxy(emulator.s3_endpoint) as s3, \
-            FaultyS3Proxy(emulator.lambda_endpoint) as aws_lambda:
+    async with FaultyProxy(emulator.s3_endpoint) as s3, \
+            FaultyProxy(emulator.lambda_endpoint) as aws_lambda:
         _arm(plan, emulator, s3, aws_lambda)
         async with emulator.client(
             endpoint_urls={"lambda": aws_lambda.endpoint_url, "s3": s3.endpoint_url},
@@ -235,8 +234,8 @@ async def _run_cli(plan: Plan, emulator: RemotionEmulator, work: Path) -> Outcom
     jobs.write_text("".join(
         json.dumps({"key": f"job-{i}", "composition": "HelloWorld", "inputProps": {"n": i}})
         + "\n" for i in range(plan.jobs)))
-    async with FaultyS3Proxy(emulator.s3_endpoint) as s3, \
-            FaultyS3Proxy(emulator.lambda_endpoint) as aws_lambda:
+    async with FaultyProxy(emulator.s3_endpoint) as s3, \
+            FaultyProxy(emulator.lambda_endpoint) as aws_lambda:
         _arm(plan, emulator, s3, aws_lambda)
         process = _cli(emulator, aws_lambda.endpoint_url, s3.endpoint_url, jobs, out)
         try:

@@ -20,6 +20,7 @@ import anyio
 import pytest
 
 from aioremotion import RemotionLambda
+from aioremotion.emulator import RemotionEmulator
 from aioremotion.errors import (
     ConcurrencyLimitError,
     RequestNotSentError,
@@ -29,8 +30,7 @@ from aioremotion.events import Done, Failed, Progress
 from aioremotion.fanout import Batch, render_many
 from aioremotion.handles import RenderHandle
 from aioremotion.schedule import PollPolicy
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.s3_faults import FaultyS3Proxy
+from aioremotion.testing import FaultyProxy
 from aioremotion.watching import WatchOptions, watch
 
 from .helpers import client_side_tasks, connections_in_use
@@ -44,8 +44,8 @@ AHEAD_MS = 10 * 60 * 1000  # a client clock 10 minutes ahead: past any function 
 @dataclass
 class Case:
     remotion: RemotionLambda
-    s3: FaultyS3Proxy
-    aws_lambda: FaultyS3Proxy
+    s3: FaultyProxy
+    aws_lambda: FaultyProxy
     emulator: RemotionEmulator
 
     async def start(self, **options: Any) -> RenderHandle:
@@ -62,8 +62,8 @@ class Case:
 async def case(emulator: RemotionEmulator, *, clock: Callable[[], float] | None = None,
                **client_options: Any) -> AsyncIterator[Case]:
     """A client behind two fault proxies; on exit, the three checks of every case."""
-    async with FaultyS3Proxy(emulator.s3_endpoint) as s3, \
-            FaultyS3Proxy(emulator.lambda_endpoint) as aws_lambda:
+    async with FaultyProxy(emulator.s3_endpoint) as s3, \
+            FaultyProxy(emulator.lambda_endpoint) as aws_lambda:
         options: dict[str, Any] = {"s3_max_attempts": 1, **client_options}
         if clock is not None:
             options["clock"] = clock
@@ -149,7 +149,7 @@ async def test_start_reset_after_it_was_sent_is_an_unknown_outcome(
 
 async def test_start_that_cannot_connect_was_never_sent(emulator: RemotionEmulator) -> None:
     """Only a failure to connect proves that nothing was sent."""
-    async with FaultyS3Proxy(emulator.lambda_endpoint) as closed:
+    async with FaultyProxy(emulator.lambda_endpoint) as closed:
         endpoint = closed.endpoint_url  # a port nobody listens on once closed
     async with emulator.client(endpoint_urls={"lambda": endpoint,
                                               "s3": emulator.s3_endpoint}) as remotion:
@@ -250,7 +250,7 @@ async def test_cancellation_mid_start_in_a_batch_keeps_the_render(
     ids=lambda v: v if isinstance(v, str) else "",
 )
 async def test_s3_faults_while_watching_are_survived(
-    emulator: RemotionEmulator, arm: Callable[[FaultyS3Proxy], Any], label: str,
+    emulator: RemotionEmulator, arm: Callable[[FaultyProxy], Any], label: str,
 ) -> None:
     emulator.faults.slow_renders(20)
     async with case(emulator) as c:

@@ -21,11 +21,10 @@ import anyio
 import pytest
 
 from aioremotion.cli._batch import load_state
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.fanout import Batch
 from aioremotion.schedule import PollPolicy
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-from aioremotion.testing.s3_faults import FaultyS3Proxy
+from aioremotion.testing import FaultyProxy
 from aioremotion.watching import WatchOptions
 
 from .helpers import client_side_tasks
@@ -57,12 +56,12 @@ def arm(emulator: RemotionEmulator, renders: int) -> int:
 
 
 def _chunk_fault(*, retryable: bool) -> Any:
-    from aioremotion.testing.faults import ChunkFault
+    from aioremotion.emulator.faults import ChunkFault
 
     return ChunkFault(0, retryable, 1, "Protocol error: Target closed. Session closed")
 
 
-def arm_s3(proxy: FaultyS3Proxy, renders: int) -> None:
+def arm_s3(proxy: FaultyProxy, renders: int) -> None:
     """S3 faults on the progress reads, about one per 40 renders of each kind."""
     times = max(1, renders // 40)
     proxy.fail(503, "SlowDown", times=times, method="GET", match="progress.json")
@@ -74,7 +73,7 @@ def arm_s3(proxy: FaultyS3Proxy, renders: int) -> None:
 @pytest.mark.parametrize("renders", SIZES)
 async def test_batch_under_faults_records_every_outcome_once(renders: int) -> None:
     async with RemotionEmulator(config=CONFIG) as emulator, \
-            FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+            FaultyProxy(emulator.s3_endpoint) as proxy:
         assert emulator.functions is not None
         must_fail = arm(emulator, renders)
         arm_s3(proxy, renders)
@@ -158,7 +157,8 @@ async def test_killed_batch_resumes_without_starting_anything_twice(
             process.send_signal(signal.SIGKILL)
         assert await anyio.to_thread.run_sync(process.wait) == -signal.SIGKILL
         process.communicate()
-        await anyio.sleep(0.3)  # a start call sent just before the kill still lands
+        with anyio.fail_after(30):  # a start call sent just before the kill still lands
+            await emulator.server.wait_idle()
         states = _states(state)
         finished = {key: s.result for key, s in states.items() if s.result}
         running = {key: s.handle for key, s in states.items() if s.handle and not s.result}

@@ -26,12 +26,12 @@ import pytest
 from aiobotocore.session import AioSession
 
 from aioremotion import RemotionLambda, _redact
+from aioremotion.emulator import RemotionEmulator
 from aioremotion.errors import InvalidOptionsError, StartOutcomeUnknownError
 from aioremotion.events import Failed
 from aioremotion.fanout import Batch
 from aioremotion.protocol.options import RenderMediaOptions
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.s3_faults import FaultyS3Proxy
+from aioremotion.testing import FaultyProxy
 from aioremotion.watching import watch
 
 from .test_fault_matrix import FAST
@@ -162,7 +162,7 @@ def test_validation_errors_never_echo_a_secret(bad: dict[str, Any]) -> None:
 async def test_start_outcome_unknown_error_holds_no_secret(
     emulator: RemotionEmulator, captured: pytest.LogCaptureFixture,
 ) -> None:
-    async with FaultyS3Proxy(emulator.lambda_endpoint) as aws_lambda:
+    async with FaultyProxy(emulator.lambda_endpoint) as aws_lambda:
         aws_lambda.delay(2.0, match="/invocations")
         async with sentinel_client(emulator, lambda_read_timeout_s=0.3,
                                    endpoint_urls={"lambda": aws_lambda.endpoint_url,

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import dataclasses
 
 import pytest
 
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-
-from ..emulator.conftest import no_ambient_aws  # noqa: F401  (autouse fixture)
-
-QUICK = EmulatorConfig(progress_write_interval_s=0.02, cancel_poll_interval_s=0.05,
-                       frame_cost_ms=0.5)
+from aioremotion.emulator import EmulatorConfig
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[RemotionEmulator]:
-    async with RemotionEmulator(config=QUICK) as running:
-        yield running
+def remotion_emulator_config(remotion_emulator_config: EmulatorConfig) -> EmulatorConfig:
+    """Frames cost 0.5 ms, so a render is seen in progress before it is done."""
+    return dataclasses.replace(remotion_emulator_config, frame_cost_ms=0.5)

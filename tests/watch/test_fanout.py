@@ -9,9 +9,8 @@ import anyio.lowlevel
 import pytest
 
 from aioremotion import RemotionLambda, ThrottleRetry
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.fanout import Batch, BatchFailed, Job, Started, StartPacer, render_many
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
 
 from ..faults.helpers import client_side_tasks
 from .test_watch import FAST

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from aioremotion.emulator import RemotionEmulator
 from aioremotion.events import Done, Failed, Progress
 from aioremotion.notebook import LiveProgress, in_notebook
-from aioremotion.testing.emulator import RemotionEmulator
 from aioremotion.watching import render
 
 from .test_watch import FAST

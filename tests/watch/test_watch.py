@@ -12,12 +12,11 @@ import anyio
 import pytest
 
 from aioremotion import RemotionLambda
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.errors import InvalidOptionsError
 from aioremotion.events import Done, Failed, Progress, RenderEvent, RenderFailed
 from aioremotion.protocol.naming import speculate_function_name
 from aioremotion.schedule import PollPolicy
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
 from aioremotion.watching import WatchOptions, render, wait, watch
 
 FAST = WatchOptions(policy=PollPolicy(first_delay_s=0.01, floor_s=0.01, base_s=0.02,
@@ -137,7 +136,8 @@ async def test_launch_that_dies_before_metadata_is_a_timeout(
     ahead = 10 * 60 * 1000  # the client's clock runs 10 minutes ahead: past any timeout
     async with emulator.client(clock=lambda: time.time() * 1000 + ahead) as remotion:
         handle = await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
-        await anyio.sleep(0.05)
+        with anyio.fail_after(30):
+            await emulator.wait_for_stall(handle.render_id)
         events = await collect(remotion, handle)
     assert isinstance(events[-1], Failed)
     assert events[-1].timed_out
@@ -240,10 +240,10 @@ def test_function_timeout_comes_from_the_handle() -> None:
 
 
 async def test_s3_errors_and_garbage_mid_watch_are_survived(emulator: RemotionEmulator) -> None:
-    from aioremotion.testing.s3_faults import FaultyS3Proxy
+    from aioremotion.testing import FaultyProxy
 
     emulator.faults.slow_renders(20)
-    async with FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+    async with FaultyProxy(emulator.s3_endpoint) as proxy:
         async with emulator.client(endpoint_urls={"lambda": emulator.lambda_endpoint,
                                                   "s3": proxy.endpoint_url},
                                    s3_max_attempts=1) as remotion:
@@ -264,11 +264,11 @@ async def test_s3_errors_and_garbage_mid_watch_are_survived(emulator: RemotionEm
 
 
 async def test_persistent_errors_end_in_a_watch_error(emulator: RemotionEmulator) -> None:
-    from aioremotion.testing.s3_faults import FaultyS3Proxy
+    from aioremotion.testing import FaultyProxy
     from aioremotion.watching import WatchError
 
     emulator.faults.stall_launch()
-    async with FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+    async with FaultyProxy(emulator.s3_endpoint) as proxy:
         async with emulator.client(endpoint_urls={"lambda": emulator.lambda_endpoint,
                                                   "s3": proxy.endpoint_url},
                                    s3_max_attempts=1) as remotion:

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-
-from ..emulator.conftest import no_ambient_aws  # noqa: F401  (autouse fixture)
-
-FAST = EmulatorConfig(progress_write_interval_s=0.02, cancel_poll_interval_s=0.05,
-                      frame_cost_ms=0.5)
+from aioremotion.emulator import EmulatorConfig
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[RemotionEmulator]:
-    async with RemotionEmulator(config=FAST) as running:
-        yield running
+def remotion_emulator_config(remotion_emulator_config: EmulatorConfig) -> EmulatorConfig:
+    """Frames cost 0.5 ms, so a render is seen in progress before it is done."""
+    return dataclasses.replace(remotion_emulator_config, frame_cost_ms=0.5)
 
 
 @asynccontextmanager
@@ -58,11 +54,12 @@ async def serve(app: ASGIApp, sock: socket.socket | None = None) -> AsyncIterato
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.01)
+        with anyio.fail_after(30):
+            while not server.started:
+                if task.done():
+                    task.result()  # raises what stopped it
+                    raise RuntimeError("uvicorn stopped before it started")
+                await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

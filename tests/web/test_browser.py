@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.web import WebConfig, create_app
 
 from .conftest import serve

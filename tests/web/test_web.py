@@ -20,11 +20,10 @@ from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
 from aioremotion import RemotionLambda
+from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.errors import InvalidOptionsError
 from aioremotion.protocol.webhooks import sign_webhook
-from aioremotion.testing.emulator import RemotionEmulator
-from aioremotion.testing.functions import EmulatorConfig
-from aioremotion.testing.s3_faults import FaultyS3Proxy
+from aioremotion.testing import FaultyProxy
 from aioremotion.web import (
     MISSING_KEY_MESSAGE,
     MISSING_SECRET_MESSAGE,
@@ -36,7 +35,7 @@ from aioremotion.web import (
 )
 from aioremotion.web.app import BUCKET_UNKNOWN_MESSAGE
 
-from .conftest import FAST, asgi_client, bind_socket, serve
+from .conftest import asgi_client, bind_socket, serve
 
 JS_RESULT_KEYS = {"renderId", "bucketName", "cloudWatchLogs", "cloudWatchMainLogs",
                   "folderInS3Console", "lambdaInsightsLogs", "progressJsonInConsole"}
@@ -117,10 +116,11 @@ async def poll_until_finished(
 # ---------------------------------------------------------------- the happy path
 
 
-async def test_render_then_progress_until_done_with_a_downloadable_url() -> None:
-    slow = EmulatorConfig(progress_write_interval_s=0.02, cancel_poll_interval_s=0.05,
-                          frame_cost_ms=8)
-    async with RemotionEmulator(config=slow) as emulator, running_app(emulator) as (http, _):
+@pytest.mark.remotion_emulator(frame_cost_ms=8)
+async def test_render_then_progress_until_done_with_a_downloadable_url(
+    emulator: RemotionEmulator,
+) -> None:
+    async with running_app(emulator) as (http, _):
         data = await start(http, title="Hello from the web")
         assert set(data) == JS_RESULT_KEYS
         assert data["bucketName"] == emulator.bucket
@@ -333,9 +333,12 @@ async def test_unknown_bucket_is_refused_without_any_aws_call(
     await refuse_unknown_bucket(emulator, web_config(emulator))
 
 
-async def test_the_bucket_is_discovered_at_startup_when_not_configured() -> None:
+async def test_the_bucket_is_discovered_at_startup_when_not_configured(
+    remotion_emulator_config: EmulatorConfig,
+) -> None:
     # a region of its own: moto's S3 keeps the buckets of earlier emulators of this process
-    async with RemotionEmulator(region="ap-southeast-2", config=FAST) as emulator:
+    async with RemotionEmulator(region="ap-southeast-2",
+                                config=remotion_emulator_config) as emulator:
         # (no ListBuckets call when the unknown bucket comes: it was done at startup)
         await refuse_unknown_bucket(emulator, web_config(emulator, bucket_name=None))
 
@@ -405,12 +408,14 @@ def discovery_warnings(logs: LogRecords) -> list[logging.LogRecord]:
             and record.getMessage().startswith("Could not find the render bucket")]
 
 
-async def test_failed_discovery_two_buckets_is_retried_once_per_interval_and_not_leaked() -> None:
+async def test_failed_discovery_two_buckets_is_retried_once_per_interval_and_not_leaked(
+    remotion_emulator_config: EmulatorConfig,
+) -> None:
     # a region of its own: moto's S3 keeps the buckets of earlier emulators of this process
     region, extra = "eu-north-1", "remotionlambda-eunorth1-secretname"
     clock = FakeClock()
-    async with RemotionEmulator(region=region, config=FAST) as emulator, \
-            FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+    async with RemotionEmulator(region=region, config=remotion_emulator_config) as emulator, \
+            FaultyProxy(emulator.s3_endpoint) as proxy:
         await emulator.s3.create_bucket(
             Bucket=extra, CreateBucketConfiguration={"LocationConstraint": region})
         secrets = [emulator.bucket, extra, "secretname"]
@@ -453,10 +458,13 @@ async def test_failed_discovery_two_buckets_is_retried_once_per_interval_and_not
     assert all(extra in record.getMessage() for record in warnings)
 
 
-async def test_failed_discovery_list_buckets_503_is_retried_once_per_interval() -> None:
+async def test_failed_discovery_list_buckets_503_is_retried_once_per_interval(
+    remotion_emulator_config: EmulatorConfig,
+) -> None:
     clock = FakeClock()
-    async with RemotionEmulator(region="ca-central-1", config=FAST) as emulator, \
-            FaultyS3Proxy(emulator.s3_endpoint) as proxy:
+    async with RemotionEmulator(region="ca-central-1",
+                                config=remotion_emulator_config) as emulator, \
+            FaultyProxy(emulator.s3_endpoint) as proxy:
         proxy.fail(503, "SlowDown", times=10_000, method="GET", match=LIST_BUCKETS)
         endpoints = {"lambda": emulator.lambda_endpoint, "s3": proxy.endpoint_url}
         async with emulator.client(endpoint_urls=endpoints) as remotion:

@@ -37,8 +37,7 @@ from ..protocol.progress import (
     compute_render_progress,
 )
 from ..protocol.replies import encode_stream_message
-from .faults import Faults
-from .lambda_api import (
+from .backend import (
     FunctionError,
     InvokeResult,
     LambdaApiError,
@@ -46,7 +45,9 @@ from .lambda_api import (
     LambdaInvocation,
     StreamResult,
 )
-from .launch import ACLS, LaunchJob, now_ms
+from .config import EmulatorConfig
+from .faults import Faults
+from .launch import ACLS, LaunchJob, RenderFailure, now_ms
 from .progress_writer import ProgressWriter, initial_progress
 
 if TYPE_CHECKING:
@@ -59,28 +60,6 @@ API_NAMES = {
     "compositions": "getCompositionsOnLambda()",
 }
 _SITE_IN_URL = re.compile(r"/sites/([^/]+)/")
-
-
-@dataclass(frozen=True)
-class EmulatorConfig:
-    """How the emulated functions behave.
-
-    ``speed`` divides every simulated duration (frame cost, invoke latency, stitching);
-    timestamps stay real. ``real_encoding`` draws and encodes real frames with ffmpeg
-    (``pip install "aioremotion[emulator]"``); otherwise outputs are small synthetic files.
-    ``account_concurrency`` caps concurrently running functions (start, launch, each
-    renderer); beyond it, invokes get HTTP 429 like an AWS account at its limit.
-    """
-
-    speed: float = 1.0
-    frame_cost_ms: float = 0.0
-    invoke_latency_ms: float = 0.0
-    combine_cost_ms: float = 0.0
-    real_encoding: bool = False
-    progress_write_interval_s: float = 0.25
-    cancel_poll_interval_s: float = 1.0
-    account_concurrency: int | None = None
-    max_parallel_encoders: int = 2
 
 
 @dataclass(frozen=True)
@@ -282,8 +261,6 @@ class RemotionFunctions(LambdaBackend):
         return serve_url
 
     def find_composition(self, serve_url: str, composition_id: str) -> Composition:
-        from .launch import RenderFailure
-
         site = self.site_name(serve_url)
         if site not in self.sites:
             raise RenderFailure(f"Site {site!r} is not deployed (deployed: "
@@ -413,8 +390,6 @@ class RemotionFunctions(LambdaBackend):
         return {"type": "success", "compositions": self.registry.to_json(props)}
 
     async def _still(self, function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        from .launch import RenderFailure
-
         start = now_ms()
         bucket = payload.get("bucketName") or self.bucket
         render_id = "-".join(p for p in (payload.get("deleteAfter"), random_hash()) if p)
@@ -495,5 +470,5 @@ class _RoutineError(Exception):
     """An error a routine reports to its caller."""
 
 
-__all__ = ["EmulatorConfig", "RemotionFunctions"]
+__all__ = ["RemotionFunctions", "StartedRender"]
 

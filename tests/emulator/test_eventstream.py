@@ -14,8 +14,8 @@ from botocore.eventstream import EventStream, EventStreamBuffer
 from botocore.exceptions import EventStreamError
 from botocore.parsers import EventStreamJSONParser
 
-from aioremotion.testing import eventstream
-from aioremotion.testing.eventstream import (
+from aioremotion.emulator import eventstream
+from aioremotion.emulator.eventstream import (
     encode_error_event,
     encode_exception_event,
     encode_invoke_complete,

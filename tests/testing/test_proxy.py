@@ -1,4 +1,4 @@
-"""FaultyS3Proxy: S3 faults injected into real HTTP traffic between aiobotocore and moto."""
+"""FaultyProxy: S3 faults injected into real HTTP traffic between aiobotocore and moto."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from botocore.exceptions import (
 )
 from botocore.retries.standard import ExponentialBackoff
 
-from aioremotion.testing.s3_faults import FaultyS3Proxy
-from aioremotion.testing.s3_server import S3Server
+from aioremotion.emulator.s3_server import S3Server
+from aioremotion.testing import FaultyProxy
 
 BUCKET = "remotionlambda-useast1-abcdef1234"
 KEY = "renders/abc/progress.json"
@@ -44,13 +44,13 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture
-async def proxy(s3_server: S3Server) -> AsyncIterator[FaultyS3Proxy]:
+async def proxy(s3_server: S3Server) -> AsyncIterator[FaultyProxy]:
     await s3_server.areset()
-    async with FaultyS3Proxy(s3_server.endpoint_url) as proxy:
+    async with FaultyProxy(s3_server.endpoint_url) as proxy:
         yield proxy
 
 
-def make_client(proxy: FaultyS3Proxy, config: AioConfig | None = None) -> Any:
+def make_client(proxy: FaultyProxy, config: AioConfig | None = None) -> Any:
     return get_session().create_client(
         "s3",
         endpoint_url=proxy.endpoint_url,
@@ -62,7 +62,7 @@ def make_client(proxy: FaultyS3Proxy, config: AioConfig | None = None) -> Any:
 
 
 @pytest.fixture
-async def s3(proxy: FaultyS3Proxy) -> AsyncIterator[Any]:
+async def s3(proxy: FaultyProxy) -> AsyncIterator[Any]:
     async with make_client(proxy) as client:
         await client.create_bucket(Bucket=BUCKET)
         await client.put_object(Bucket=BUCKET, Key=KEY, Body=BODY)
@@ -87,13 +87,20 @@ async def get_body(s3: Any, key: str = KEY, **kwargs: Any) -> bytes:
 # -- pass-through -----------------------------------------------------------
 
 
-async def test_binds_loopback_on_a_free_port(proxy: FaultyS3Proxy) -> None:
+def test_the_old_name_still_works() -> None:
+    from aioremotion.testing import FaultyS3Proxy
+    from aioremotion.testing.proxy import FaultyS3Proxy as deep
+
+    assert FaultyS3Proxy is FaultyProxy is deep
+
+
+async def test_binds_loopback_on_a_free_port(proxy: FaultyProxy) -> None:
     assert proxy.endpoint_url == f"http://127.0.0.1:{proxy.port}"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         assert probe.connect_ex(("127.0.0.1", proxy.port)) == 0
 
 
-async def test_put_get_head_list_pass_through(proxy: FaultyS3Proxy) -> None:
+async def test_put_get_head_list_pass_through(proxy: FaultyProxy) -> None:
     async with make_client(proxy) as s3:
         await s3.create_bucket(Bucket=BUCKET)
         put = await s3.put_object(Bucket=BUCKET, Key=KEY, Body=BODY)
@@ -136,7 +143,7 @@ async def test_put_get_head_list_pass_through(proxy: FaultyS3Proxy) -> None:
     assert "prefix=renders/abc/" in listing.query
 
 
-async def test_conditional_get_passes_304_through(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_conditional_get_passes_304_through(s3: Any, proxy: FaultyProxy) -> None:
     head = await s3.head_object(Bucket=BUCKET, Key=KEY)
     with pytest.raises(ClientError) as not_modified:
         await s3.get_object(Bucket=BUCKET, Key=KEY, IfNoneMatch=head["ETag"])
@@ -149,7 +156,7 @@ async def test_conditional_get_passes_304_through(s3: Any, proxy: FaultyS3Proxy)
 
 
 async def test_relayed_headers_have_one_server_and_exact_framing(
-    s3: Any, proxy: FaultyS3Proxy
+    s3: Any, proxy: FaultyProxy
 ) -> None:
     # moto sends werkzeug's Server header and its own: the proxy relays one.
     url = await s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": KEY})
@@ -167,7 +174,7 @@ async def test_relayed_headers_have_one_server_and_exact_framing(
 # -- fail ---------------------------------------------------------------------
 
 
-async def test_fail_slowdown_surfaces_as_client_error(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_fail_slowdown_surfaces_as_client_error(s3: Any, proxy: FaultyProxy) -> None:
     rule = proxy.fail(status=503, code="SlowDown", times=2, match="progress.json")
 
     for _ in range(2):
@@ -188,7 +195,7 @@ async def test_fail_slowdown_surfaces_as_client_error(s3: Any, proxy: FaultyS3Pr
     assert proxy.count(fault=False) == 2
 
 
-async def test_fail_internal_error_defaults(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_fail_internal_error_defaults(s3: Any, proxy: FaultyProxy) -> None:
     proxy.fail(500, match="progress.json")
     with pytest.raises(ClientError) as internal:
         await s3.get_object(Bucket=BUCKET, Key=KEY)
@@ -196,7 +203,7 @@ async def test_fail_internal_error_defaults(s3: Any, proxy: FaultyS3Proxy) -> No
     assert internal.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
 
-async def test_fail_head_has_no_body_so_code_is_the_status(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_fail_head_has_no_body_so_code_is_the_status(s3: Any, proxy: FaultyProxy) -> None:
     proxy.fail(503, "SlowDown", method="HEAD")
     with pytest.raises(ClientError) as slow_down:
         await s3.head_object(Bucket=BUCKET, Key=KEY)
@@ -204,7 +211,7 @@ async def test_fail_head_has_no_body_so_code_is_the_status(s3: Any, proxy: Fault
     assert slow_down.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
 
 
-async def test_fail_matches_method_and_regex(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_fail_matches_method_and_regex(s3: Any, proxy: FaultyProxy) -> None:
     proxy.fail(503, "SlowDown", method="put", match=re.compile(r"progress\.json$"))
 
     assert await get_body(s3) == BODY  # GET: wrong method
@@ -216,7 +223,7 @@ async def test_fail_matches_method_and_regex(s3: Any, proxy: FaultyS3Proxy) -> N
 
 
 async def test_standard_retries_absorb_two_slowdowns(
-    proxy: FaultyS3Proxy, s3: Any, no_backoff: None
+    proxy: FaultyProxy, s3: Any, no_backoff: None
 ) -> None:
     proxy.fail(503, "SlowDown", times=2, match="progress.json")
     async with make_client(proxy, s3_config(attempts=3)) as retrying:
@@ -235,7 +242,7 @@ async def test_standard_retries_absorb_two_slowdowns(
 
 
 async def test_reset_connection_surfaces_as_connection_closed(
-    s3: Any, proxy: FaultyS3Proxy
+    s3: Any, proxy: FaultyProxy
 ) -> None:
     rule = proxy.reset_connection(match="progress.json")
     with pytest.raises(ConnectionClosedError) as closed:
@@ -252,7 +259,7 @@ async def test_reset_connection_surfaces_as_connection_closed(
     assert await get_body(s3) == BODY
 
 
-async def test_reset_connection_with_rst(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_reset_connection_with_rst(s3: Any, proxy: FaultyProxy) -> None:
     proxy.reset_connection(match="progress.json", rst=True)
     with pytest.raises(EndpointConnectionError) as reset:
         await s3.get_object(Bucket=BUCKET, Key=KEY)
@@ -261,7 +268,7 @@ async def test_reset_connection_with_rst(s3: Any, proxy: FaultyS3Proxy) -> None:
 
 
 async def test_reset_connection_per_request_is_hidden_by_aiohttp_resend(
-    s3: Any, proxy: FaultyS3Proxy
+    s3: Any, proxy: FaultyProxy
 ) -> None:
     proxy.reset_connection(match="progress.json", per_attempt=False)
     assert await get_body(s3) == BODY
@@ -269,7 +276,7 @@ async def test_reset_connection_per_request_is_hidden_by_aiohttp_resend(
 
 
 async def test_standard_retries_recover_from_reset(
-    proxy: FaultyS3Proxy, s3: Any, no_backoff: None
+    proxy: FaultyProxy, s3: Any, no_backoff: None
 ) -> None:
     proxy.reset_connection(match="progress.json")
     async with make_client(proxy, s3_config(attempts=3)) as retrying:
@@ -284,13 +291,13 @@ async def test_standard_retries_recover_from_reset(
 # -- delay ---------------------------------------------------------------------
 
 
-async def test_delay_still_answers(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_delay_still_answers(s3: Any, proxy: FaultyProxy) -> None:
     proxy.delay(0.1, match="progress.json")
     assert await get_body(s3) == BODY
     assert [(r.status, r.fault) for r in proxy.requests] == [(200, "delay")]
 
 
-async def test_delay_past_read_timeout_and_clean_close(proxy: FaultyS3Proxy) -> None:
+async def test_delay_past_read_timeout_and_clean_close(proxy: FaultyProxy) -> None:
     tasks_before = asyncio.all_tasks()
     async with make_client(proxy, s3_config(read_timeout=0.2)) as s3:
         await s3.create_bucket(Bucket=BUCKET)
@@ -311,7 +318,7 @@ async def test_delay_past_read_timeout_and_clean_close(proxy: FaultyS3Proxy) -> 
 # -- corrupt_body ------------------------------------------------------------------
 
 
-async def test_corrupt_body_returns_garbage(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_corrupt_body_returns_garbage(s3: Any, proxy: FaultyProxy) -> None:
     head = await s3.head_object(Bucket=BUCKET, Key=KEY)
     rule = proxy.corrupt_body(match="progress.json", body=b"{not json")
 
@@ -340,7 +347,7 @@ async def test_corrupt_body_returns_garbage(s3: Any, proxy: FaultyS3Proxy) -> No
     ]
 
 
-async def test_corrupt_body_with_a_function(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_corrupt_body_with_a_function(s3: Any, proxy: FaultyProxy) -> None:
     proxy.corrupt_body(match="progress.json", body=lambda original: original[:5])
     assert await get_body(s3) == BODY[:5]
 
@@ -348,7 +355,7 @@ async def test_corrupt_body_with_a_function(s3: Any, proxy: FaultyS3Proxy) -> No
 # -- request log ------------------------------------------------------------------------
 
 
-async def test_request_log_counts(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_request_log_counts(s3: Any, proxy: FaultyProxy) -> None:
     head = await s3.head_object(Bucket=BUCKET, Key=KEY)
     for _ in range(3):
         with pytest.raises(ClientError):
@@ -375,14 +382,14 @@ async def test_request_log_counts(s3: Any, proxy: FaultyS3Proxy) -> None:
     assert proxy.count() == 0
 
 
-async def test_clear_faults_disarms(s3: Any, proxy: FaultyS3Proxy) -> None:
+async def test_clear_faults_disarms(s3: Any, proxy: FaultyProxy) -> None:
     proxy.fail(503, times=5)
     proxy.reset_connection(times=5)
     proxy.clear_faults()
     assert await get_body(s3) == BODY
 
 
-async def test_arming_validates(proxy: FaultyS3Proxy) -> None:
+async def test_arming_validates(proxy: FaultyProxy) -> None:
     with pytest.raises(ValueError, match="times"):
         proxy.fail(503, times=0)
     with pytest.raises(ValueError, match="status"):
@@ -397,7 +404,7 @@ async def test_upstream_down_is_a_502() -> None:
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]
     async with (
-        FaultyS3Proxy(f"http://127.0.0.1:{dead_port}") as proxy,
+        FaultyProxy(f"http://127.0.0.1:{dead_port}") as proxy,
         make_client(proxy) as s3,
     ):
         with pytest.raises(ClientError) as bad_gateway:

@@ -10,24 +10,27 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from aioremotion.testing.lambda_api import (
-    ApiErrorReply,
+from aioremotion.emulator.backend import (
     FunctionError,
     InvokeResult,
-    JsonReply,
     LambdaApiError,
-    LambdaApiServer,
     LambdaBackend,
     LambdaInvocation,
-    ScriptedLambdaBackend,
-    ScriptExhaustedError,
     StreamResult,
     bare_function_name,
+)
+from aioremotion.emulator.lambda_api import LambdaApiServer
+from aioremotion.testing.scripted_lambda import (
+    ApiErrorReply,
+    JsonReply,
+    ScriptedLambdaBackend,
+    ScriptExhaustedError,
 )
 
 FUNCTION = "remotion-render-4-0-0-mem2048mb-disk2048mb-120sec"
@@ -63,6 +66,29 @@ async def read_events(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- Invoke -----------------------------------------------------------------
+
+
+async def test_wait_idle_returns_once_the_clients_requests_are_handled(
+    server: LambdaApiServer, backend: ScriptedLambdaBackend
+) -> None:
+    gate = asyncio.Event()
+    backend.reply_json("info", {"version": "4.0.0"}, gate=gate)
+    async with get_session().create_client("lambda", config=NO_RETRIES,
+                                           **server.client_kwargs()) as client:
+        call = asyncio.ensure_future(client.invoke(FunctionName=FUNCTION,
+                                                   Payload=payload("info")))
+        with anyio.fail_after(10):
+            while not server.invocations:
+                await asyncio.sleep(0.01)
+        idle = asyncio.ensure_future(server.wait_idle())
+        await asyncio.sleep(0.05)
+        assert not idle.done()  # the request is parked on its gate
+        gate.set()
+        response = await call
+        assert json.loads(await response["Payload"].read()) == {"version": "4.0.0"}
+        assert not idle.done()  # the client keeps its connection open
+    with anyio.fail_after(10):
+        await idle  # closed: nothing is left
 
 
 async def test_request_response_returns_the_reply(

@@ -9,7 +9,7 @@ import time
 import anyio
 import anyio.lowlevel
 
-from aioremotion.testing.progress_writer import ProgressWriter, initial_progress
+from aioremotion.emulator.progress_writer import ProgressWriter, initial_progress
 
 
 async def test_rapid_changes_are_coalesced_and_spaced() -> None:

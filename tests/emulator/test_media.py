@@ -1,4 +1,4 @@
-"""The emulator's compositions, frame drawing and real ffmpeg encoding (aioremotion.testing.media).
+"""The emulator's compositions, frame drawing and real ffmpeg encoding (aioremotion.emulator.media).
 
 Real-rendering tests need the ``emulator`` extra (numpy, Pillow, imageio-ffmpeg) and skip
 with a reason when it is missing; the synthetic-output tests run everywhere.
@@ -7,6 +7,7 @@ with a reason when it is missing; the synthetic-output tests run everywhere.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import os
 import subprocess
@@ -16,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
-from aioremotion.testing import media
-from aioremotion.testing.media import (
+from aioremotion.emulator import media
+from aioremotion.emulator.media import (
     Composition,
     CompositionRegistry,
     FFmpegError,
@@ -307,7 +309,7 @@ def test_module_imports_and_synthesises_without_the_extra(tmp_path: Path) -> Non
         import asyncio, sys
         for name in ("numpy", "PIL", "imageio_ffmpeg"):
             sys.modules[name] = None  # makes them unimportable
-        from aioremotion.testing import media
+        from aioremotion.emulator import media
         assert media.synthetic_output("h264", frames=3, fps=30)[4:8] == b"ftyp"
         assert media.synthetic_still("png").startswith(b"\\x89PNG")
         assert media.ffmpeg_available() is False
@@ -517,9 +519,18 @@ async def test_cancelling_an_encode_kills_ffmpeg(
         return proc
 
     monkeypatch.setattr(asyncio, "create_subprocess_exec", recording_exec)
+    drawn = 0
+
+    def counting_draw(frame: int, props: dict[str, Any], size: tuple[int, int]) -> Any:
+        nonlocal drawn
+        drawn += 1
+        assert HELLO.draw is not None
+        return HELLO.draw(frame, props, size)
+
+    hello = dataclasses.replace(HELLO, draw=counting_draw)
     before = children_of_this_process()
     out = tmp_path / "chunk.mp4"
-    task = asyncio.ensure_future(encode_chunk(HELLO, {}, range(150), codec="h264", out_path=out))
+    task = asyncio.ensure_future(encode_chunk(hello, {}, range(150), codec="h264", out_path=out))
     for _ in range(500):
         if spawned:
             break
@@ -527,7 +538,9 @@ async def test_cancelling_an_encode_kills_ffmpeg(
     assert spawned, "ffmpeg did not start"
     proc = spawned[0]
     assert proc.pid in children_of_this_process()
-    await asyncio.sleep(0.2)  # some frames are in flight
+    with anyio.fail_after(30):  # some frames are in flight
+        while drawn < 10:
+            await asyncio.sleep(0.01)
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -6,7 +6,7 @@ Python SDKs) reaches it through ``AWS_ENDPOINT_URL_LAMBDA`` / ``AWS_ENDPOINT_URL
 
 Example::
 
-    from aioremotion.testing import RemotionEmulator
+    from aioremotion.emulator import RemotionEmulator
 
     async with RemotionEmulator() as emulator:
         async with emulator.client() as remotion:
@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
@@ -36,8 +37,9 @@ from ..protocol.constants import (
     DEFAULT_TIMEOUT_S,
 )
 from ..protocol.naming import make_bucket_name, speculate_function_name
+from .config import EmulatorConfig
 from .faults import Faults
-from .functions import EmulatorConfig, RemotionFunctions
+from .functions import RemotionFunctions
 from .lambda_api import LambdaApiServer
 from .s3_server import S3Server
 
@@ -258,6 +260,32 @@ class RemotionEmulator:
         }
         options.update(kwargs)
         return RemotionLambda(**options)
+
+    async def wait_for_stall(self, render_id: str) -> None:
+        """Wait until the launch of render ``render_id`` hangs on an armed fault
+        (:meth:`~aioremotion.emulator.Faults.crash_launch_before_metadata` or
+        :meth:`~aioremotion.emulator.Faults.stall_launch`): from then on its progress.json
+        does not change until the function times out.
+
+        Raises:
+            LookupError: no launch of that render is running.
+            RuntimeError: the launch ended without hanging (no fault was armed for it).
+        """
+        if self.functions is None:
+            raise RuntimeError("the emulator is not running")
+        job = self.functions.launches.get(render_id)
+        if job is None:
+            raise LookupError(f"no launch of render {render_id!r} is running")
+        async with anyio.create_task_group() as tg:
+
+            async def first(event: anyio.Event) -> None:
+                await event.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(first, job.stalled)
+            tg.start_soon(first, job.ended)
+        if not job.stalled.is_set():
+            raise RuntimeError(f"the launch of render {render_id!r} ended without hanging")
 
     async def wait_for_renders(self) -> None:
         """Wait until every render started so far has ended (done, failed or timed out)."""

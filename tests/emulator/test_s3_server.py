@@ -11,7 +11,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from aioremotion.testing.s3_server import S3Server
+from aioremotion.emulator.s3_server import S3Server
 
 S3_CONFIG = Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"})
 BUCKET = "remotionlambda-useast1-abcdef1234"

@@ -1,10 +1,11 @@
-"""A fault-injecting reverse proxy in front of an S3 endpoint (moto's server in tests).
+"""A fault-injecting reverse proxy, :class:`FaultyProxy`, in front of any HTTP endpoint:
+moto's S3 server, the emulator's Lambda API, or anything else a client talks to.
 
 moto answers correctly or not at all; to see how a client copes with throttling,
-dropped connections, slow or corrupted responses, put :class:`FaultyS3Proxy`
+dropped connections, slow or corrupted responses, put :class:`FaultyProxy`
 between the client and moto and arm faults from Python::
 
-    async with S3Server() as s3, FaultyS3Proxy(s3.endpoint_url) as proxy:
+    async with S3Server() as s3, FaultyProxy(s3.endpoint_url) as proxy:
         client = session.create_client("s3", endpoint_url=proxy.endpoint_url, ...)
         proxy.fail(503, "SlowDown", times=2, match="progress.json")
         proxy.reset_connection(match="progress.json")
@@ -17,20 +18,24 @@ Requests are forwarded as received (method, raw path and query, headers, body) t
 the upstream endpoint, minus hop-by-hop headers and ``Host``; the upstream response
 is relayed the same way.  moto does not verify SigV4 signatures, so the signature
 (computed for the proxy's address) need not match the upstream host.
+The emulator's Lambda API does not either.  :meth:`~FaultyProxy.fail` answers with
+S3's XML error document, whatever the upstream; :meth:`~FaultyProxy.reset_after_forward`
+picks requests by their body too (a Lambda start, say).  ``FaultyS3Proxy`` is the name
+the proxy had when it only stood in front of S3; it is kept as an alias.
 
 How each fault surfaces in aiobotocore:
 
-* :meth:`~FaultyS3Proxy.fail` - ``botocore.exceptions.ClientError`` with the armed
+* :meth:`~FaultyProxy.fail` - ``botocore.exceptions.ClientError`` with the armed
   ``Error.Code`` and HTTP status (for ``HEAD``, which has no body, the code is the
   status as a string, e.g. ``"503"``).  botocore's retry modes retry 500/503 and
   ``SlowDown``.
-* :meth:`~FaultyS3Proxy.reset_connection` - ``botocore.exceptions.ConnectionClosedError``
+* :meth:`~FaultyProxy.reset_connection` - ``botocore.exceptions.ConnectionClosedError``
   (aiohttp's ``ServerDisconnectedError``); with ``rst=True``,
   ``botocore.exceptions.EndpointConnectionError`` (aiohttp's ``ClientOSError``
   for ``ECONNRESET``).
-* :meth:`~FaultyS3Proxy.delay` - nothing, unless the delay exceeds the client's
+* :meth:`~FaultyProxy.delay` - nothing, unless the delay exceeds the client's
   ``read_timeout``: then ``botocore.exceptions.ReadTimeoutError``.
-* :meth:`~FaultyS3Proxy.corrupt_body` - no error: the operation returns the
+* :meth:`~FaultyProxy.corrupt_body` - no error: the operation returns the
   replacement bytes.
 """
 
@@ -38,26 +43,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import secrets
 import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ._loopback import AsyncLoopbackServer
+from ..emulator._loopback import AsyncLoopbackServer
+from .proxy_rules import (
+    DEFAULT_CODES,
+    DEFAULT_MESSAGES,
+    FaultKind,
+    FaultRule,
+    Match,
+    ProxiedRequest,
+    error_response,
+    matches_method,
+    matches_path,
+)
 
-__all__ = ["FaultRule", "FaultyS3Proxy", "ProxiedRequest"]
-
-FaultKind = Literal["fail", "reset", "delay", "corrupt", "reset-after-forward"]
-Match = str | re.Pattern[str] | None
+__all__ = ["FaultRule", "FaultyProxy", "FaultyS3Proxy", "ProxiedRequest"]
 
 #: RFC 9110 section 7.6.1 hop-by-hop headers, plus the framing headers the proxy
 #: recomputes for each leg.
@@ -81,28 +91,6 @@ _HOP_BY_HOP = frozenset(
     }
 )
 
-#: Default ``Message`` for well-known S3 error codes.
-_DEFAULT_MESSAGES = {
-    "SlowDown": "Please reduce your request rate.",
-    "InternalError": "We encountered an internal error. Please try again.",
-    "ServiceUnavailable": "Service is unable to handle request.",
-    "RequestTimeout": (
-        "Your socket connection to the server was not read from or written to "
-        "within the timeout period."
-    ),
-    "AccessDenied": "Access Denied",
-    "NoSuchKey": "The specified key does not exist.",
-}
-
-#: Default ``Code`` for a status.
-_DEFAULT_CODES = {
-    400: "BadRequest",
-    403: "AccessDenied",
-    404: "NoSuchKey",
-    500: "InternalError",
-    503: "SlowDown",
-}
-
 _UPSTREAM_TIMEOUT = aiohttp.ClientTimeout(total=60)
 
 #: Methods aiohttp's client resends once when the connection drops
@@ -114,88 +102,12 @@ _RESENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}
 _RESEND_WINDOW = 5.0
 
 
-def _matches_path(match: Match, path: str) -> bool:
-    if match is None:
-        return True
-    if isinstance(match, str):
-        return match in path
-    return match.search(path) is not None
-
-
-def _method_matches(method: str | None, request_method: str) -> bool:
-    return method is None or method.upper() == request_method.upper()
-
-
-@dataclass
-class FaultRule:
-    """One armed fault; returned by the arming methods of :class:`FaultyS3Proxy`.
-
-    Applies to the next :attr:`remaining` requests whose method equals
-    :attr:`method` (any if ``None``) and whose percent-decoded path matches
-    :attr:`match`: a ``str`` is a substring, a compiled pattern is searched
-    (``re.search``), ``None`` matches every path.  The query string is not
-    matched.
-    """
-
-    kind: FaultKind
-    remaining: int
-    method: str | None = None
-    match: Match = None
-    status: int = 0
-    code: str = ""
-    message: str = ""
-    seconds: float = 0.0
-    body: bytes | Callable[[bytes], bytes] = b""
-    rst: bool = False
-    per_attempt: bool = True
-    body_match: bytes | None = None
-    """Only requests whose body contains these bytes (any body if ``None``)."""
-    applied: int = 0
-    """How many requests this rule has been applied to (resends included)."""
-
-    @property
-    def active(self) -> bool:
-        return self.remaining > 0
-
-    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
-        return (
-            self.remaining > 0
-            and _method_matches(self.method, method)
-            and _matches_path(self.match, path)
-            and (self.body_match is None or self.body_match in body)
-        )
-
-
-@dataclass
-class ProxiedRequest:
-    """One request received by the proxy (see :attr:`FaultyS3Proxy.requests`)."""
-
-    method: str
-    path: str
-    """Percent-decoded path, e.g. ``/bucket/renders/abc/progress.json``."""
-    query: str
-    """Decoded query string without ``?`` (``""`` if none)."""
-    headers: CIMultiDictProxy[str]
-    """The request headers as the client sent them."""
-    timestamp: float
-    """Arrival time on the :func:`time.monotonic` clock."""
-    status: int | None = None
-    """Status returned to the client; ``None`` while in flight or when the
-    connection was dropped."""
-    fault: FaultKind | None = None
-    """The fault applied to this request, if any."""
-
-    @property
-    def faulted(self) -> bool:
-        return self.fault is not None
-
-
-class FaultyS3Proxy(AsyncLoopbackServer):
+class FaultyProxy(AsyncLoopbackServer):
     """Reverse proxy on ``127.0.0.1`` forwarding to ``upstream_url``, with faults.
 
     Use as an async context manager (or :meth:`start` / :meth:`close`)::
 
-        async with FaultyS3Proxy(s3.endpoint_url) as proxy:
+        async with FaultyProxy(s3.endpoint_url) as proxy:
             proxy.endpoint_url    # give this to the S3 client
 
     Arm faults with :meth:`fail`, :meth:`reset_connection`, :meth:`delay` and
@@ -309,8 +221,8 @@ class FaultyS3Proxy(AsyncLoopbackServer):
         """
         if not 400 <= status <= 599:
             raise ValueError("status must be an HTTP error status (4xx or 5xx)")
-        code = code or _DEFAULT_CODES.get(status, "InternalError")
-        message = message if message is not None else _DEFAULT_MESSAGES.get(code, code)
+        code = code or DEFAULT_CODES.get(status, "InternalError")
+        message = message if message is not None else DEFAULT_MESSAGES.get(code, code)
         return self._arm(
             FaultRule("fail", times, method, match, status=status, code=code, message=message)
         )
@@ -426,9 +338,9 @@ class FaultyS3Proxy(AsyncLoopbackServer):
         returned status and fault (a kind, ``True`` for any, ``False`` for none)."""
 
         def keep(request: ProxiedRequest) -> bool:
-            if not _method_matches(method, request.method):
+            if not matches_method(method, request.method):
                 return False
-            if not _matches_path(match, request.path):
+            if not matches_path(match, request.path):
                 return False
             if status is not None and request.status != status:
                 return False
@@ -506,7 +418,7 @@ class FaultyS3Proxy(AsyncLoopbackServer):
         if rule is not None:
             record.fault = rule.kind
             if rule.kind == "fail":
-                response = _error_response(rule)
+                response = error_response(rule)
                 record.status = response.status
                 return response
             if rule.kind == "reset":
@@ -517,7 +429,7 @@ class FaultyS3Proxy(AsyncLoopbackServer):
         try:
             upstream = await self._forward(request, body)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            response = _error_response(
+            response = error_response(
                 FaultRule(
                     "fail",
                     1,
@@ -575,6 +487,10 @@ class FaultyS3Proxy(AsyncLoopbackServer):
             return upstream.status, upstream.reason, out, payload
 
 
+FaultyS3Proxy = FaultyProxy
+"""The name :class:`FaultyProxy` had when it only stood in front of S3 (kept as an alias)."""
+
+
 def _end_to_end(
     headers: CIMultiDictProxy[str] | CIMultiDict[str], *, dedupe: bool = False
 ) -> CIMultiDict[str]:
@@ -623,29 +539,3 @@ def _drop_connection(request: web.Request, *, rst: bool) -> web.StreamResponse:
         else:
             transport.close()
     return web.StreamResponse()
-
-
-def _error_response(rule: FaultRule) -> web.Response:
-    request_id = secrets.token_hex(8).upper()
-    host_id = secrets.token_urlsafe(48)
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{_xml_escape(rule.code)}</Code>"
-        f"<Message>{_xml_escape(rule.message)}</Message>"
-        f"<RequestId>{request_id}</RequestId>"
-        f"<HostId>{host_id}</HostId></Error>"
-    )
-    return web.Response(
-        status=rule.status,
-        body=body.encode("utf-8"),
-        headers={
-            "Content-Type": "application/xml",
-            "Server": "AmazonS3",
-            "x-amz-request-id": request_id,
-            "x-amz-id-2": host_id,
-        },
-    )
-
-
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

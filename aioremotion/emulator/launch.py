@@ -2,7 +2,7 @@
 progress.json current, stitch, upload the output, send the webhook (PROTOCOL.md 4.3).
 
 Work is simulated (a configurable cost per frame, divided by a speed factor) or real
-(frames drawn and encoded with ffmpeg, see :mod:`aioremotion.testing.media`). Timestamps
+(frames drawn and encoded with ffmpeg, see :mod:`aioremotion.emulator.media`). Timestamps
 are real wall-clock ms, so a client's own timeout arithmetic holds.
 """
 
@@ -79,6 +79,10 @@ class LaunchJob:
     chunk_states: dict[int, ChunkState] = field(default_factory=dict)
     webhook_sent: bool = False
     input_props_key: str | None = None
+    #: Set when the launch hangs on an armed fault (it writes no more progress).
+    stalled: anyio.Event = field(default_factory=anyio.Event)
+    #: Set when the launch has ended (done, failed or timed out).
+    ended: anyio.Event = field(default_factory=anyio.Event)
     _cancel_scope: anyio.CancelScope | None = None
 
     # ------------------------------------------------------------ helpers
@@ -116,6 +120,12 @@ class LaunchJob:
 
     async def run(self) -> None:
         """Run the render to its end: done, failed, or timed out."""
+        try:
+            await self._run()
+        finally:
+            self.ended.set()
+
+    async def _run(self) -> None:
         functions = self.functions
         timed_out = False
         async with anyio.create_task_group() as tg:
@@ -125,8 +135,7 @@ class LaunchJob:
                 try:
                     await self._render()
                 except _Stalled:
-                    self.writer.frozen = True
-                    await anyio.sleep_forever()
+                    await self._hang()
                 except RenderFailure as exc:
                     await self._fail(str(exc))
                 except Exception as exc:
@@ -141,6 +150,12 @@ class LaunchJob:
             await self._webhook("timeout")
         await functions.forget_launch(self.render_id)
 
+    async def _hang(self) -> None:
+        """An armed crash or stall: write nothing more, until the timeout."""
+        self.writer.frozen = True
+        self.stalled.set()
+        await anyio.sleep_forever()
+
     # ------------------------------------------------------------ the render
 
     async def _render(self) -> None:
@@ -150,8 +165,7 @@ class LaunchJob:
         self.writer.set(serveUrlOpened=now_ms())
         await self.writer.write_now()
         if self.faults.crash_before_metadata:
-            self.writer.frozen = True
-            await anyio.sleep_forever()
+            await self._hang()
 
         composition = functions.find_composition(p.get("serveUrl", ""), p.get("composition", ""))
         props = await self._input_props()
