@@ -1,157 +1,23 @@
-"""What watching a render yields: ``Progress``, ``Done`` or ``Failed``.
+"""The events a render goes through: :class:`Progress`, :class:`Done`, :class:`Failed`.
 
-They are pydantic models discriminated on ``type`` whose JSON is exactly what the web
-endpoint of Remotion's Next.js template returns — ``{"type":"progress","progress":…}``,
-``{"type":"done","url":…,"size":…}``, ``{"type":"error","message":…}`` — plus extra
-fields (camelCase), so a FastAPI handler can ``return event``.
+They live in the pure core (:mod:`aioremotion.protocol.events`, which the watch machine
+builds them in); this module is their public home.
 
 Example:
-    >>> Progress(progress=0.5, render_id="k1a2b3c4d5").model_dump(exclude_none=True)
-    {'type': 'progress', 'progress': 0.5, 'renderId': 'k1a2b3c4d5', 'framesRendered': 0, \
-'chunks': 0, 'lambdasInvoked': 0, 'costSoFar': 0.0, 'heartbeat': False}
-    >>> event = RenderEvent.validate_python({"type": "done", "url": "https://x/o.mp4", "size": 3})
-    >>> type(event).__name__, event.model_dump_json(include={"type", "url", "size"})
-    ('Done', '{"type":"done","url":"https://x/o.mp4","size":3}')
+    >>> from aioremotion.events import Done, RenderEvent
+    >>> RenderEvent.validate_json('{"type": "done", "url": "https://x/out.mp4", "size": 3}')
+    Done(type='done', url='https://x/out.mp4', size=3, ...)
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.alias_generators import to_camel
-
-from .errors import RemotionError
-from .protocol.progress import EnhancedErrorInfo, RenderProgress
-
-__all__ = ["Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "event_from_progress"]
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-        extra="allow",
-        frozen=True,
-    )
-
-
-class Progress(_Event):
-    """The render is running. ``progress`` (0–1) never goes backwards in a watch."""
-
-    type: Literal["progress"] = "progress"
-    progress: float = Field(ge=0, le=1)
-    render_id: str | None = None
-    frames_rendered: int = 0
-    chunks: int = 0
-    total_chunks: int | None = None
-    lambdas_invoked: int = 0
-    cost_so_far: float = 0.0
-    cost_display: str | None = None
-    #: Seconds until the current stage is predicted to end, from its rate so far: first
-    #: rendering the frames, then combining the chunks (the last stage, so then until
-    #: the render finishes). None until there is a rate.
-    eta_seconds: float | None = None
-    #: True when re-sent by the heartbeat without a change.
-    heartbeat: bool = False
-
-    def _repr_html_(self) -> str:
-        from .notebook import progress_html
-
-        return progress_html(self)
-
-
-class Done(_Event):
-    """The output exists: ``url`` and ``size`` as the template reports them."""
-
-    type: Literal["done"] = "done"
-    url: str
-    size: int
-    render_id: str | None = None
-    bucket_name: str | None = None
-    out_key: str | None = None
-    cost: float | None = None
-    cost_display: str | None = None
-    time_to_finish_ms: float | None = None
-    chunks: int | None = None
-    frames_rendered: int | None = None
-    errors: list[EnhancedErrorInfo] = Field(default_factory=list)
-
-    def _repr_html_(self) -> str:
-        from .notebook import done_html
-
-        return done_html(self)
-
-
-class Failed(_Event):
-    """The render failed (or timed out): ``message`` plus Remotion's explanation."""
-
-    type: Literal["error"] = "error"
-    message: str
-    render_id: str | None = None
-    explanation: str | None = None
-    errors: list[EnhancedErrorInfo] = Field(default_factory=list)
-    timed_out: bool = False
-
-    def _repr_html_(self) -> str:
-        from .notebook import failed_html
-
-        return failed_html(self)
-
-
-RenderEvent: TypeAdapter[Progress | Done | Failed] = TypeAdapter(
-    Annotated[Progress | Done | Failed, Field(discriminator="type")]
+from .protocol.events import (
+    Done,
+    Failed,
+    Progress,
+    RenderEvent,
+    RenderFailed,
+    event_from_progress,
 )
 
-
-class RenderFailed(RemotionError):
-    """Raised by ``wait``/``render`` when a render fails; ``event`` holds the details."""
-
-    def __init__(self, event: Failed) -> None:
-        self.event = event
-        explanation = f" ({event.explanation})" if event.explanation else ""
-        render = f"Render {event.render_id} failed: " if event.render_id else "Render failed: "
-        super().__init__(f"{render}{event.message}{explanation}")
-
-
-def event_from_progress(
-    progress: RenderProgress, *, floor: float = 0.0, eta_seconds: float | None = None
-) -> Progress | Done | Failed:
-    """Turn a RenderProgress into the event a UI needs (no monotonicity applied here)."""
-    if progress.done:
-        return Done(
-            url=progress.output_file or "",
-            size=int(progress.output_size_in_bytes or 0),
-            render_id=progress.render_id,
-            bucket_name=progress.out_bucket,
-            out_key=progress.out_key,
-            cost=float(progress.costs.accrued_so_far),
-            cost_display=progress.costs.display_cost,
-            time_to_finish_ms=progress.time_to_finish,
-            chunks=progress.chunks,
-            frames_rendered=progress.frames_rendered,
-            errors=progress.errors,
-        )
-    if progress.fatal_error_encountered:
-        fatal = progress.fatal_errors or progress.errors
-        first = fatal[0] if fatal else None
-        return Failed(
-            message=first.message if first else "The render failed",
-            render_id=progress.render_id,
-            explanation=first.explanation if first else None,
-            errors=progress.errors,
-            timed_out=bool(first and first.name == "TimeoutError"),
-        )
-    metadata = progress.render_metadata
-    return Progress(
-        progress=min(1.0, max(floor, float(progress.overall_progress))),
-        render_id=progress.render_id,
-        frames_rendered=progress.frames_rendered,
-        chunks=progress.chunks,
-        total_chunks=metadata.total_chunks if metadata else None,
-        lambdas_invoked=progress.lambdas_invoked,
-        cost_so_far=float(progress.costs.accrued_so_far),
-        cost_display=progress.costs.display_cost,
-        eta_seconds=eta_seconds,
-    )
+__all__ = ["Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "event_from_progress"]

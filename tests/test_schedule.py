@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import aioremotion.schedule
+import aioremotion.protocol.schedule
 from aioremotion.errors import InvalidOptionsError
 from aioremotion.schedule import PollPolicy, PollSchedule
 
@@ -33,20 +33,20 @@ def schedule(policy: PollPolicy = DEFAULT, *, seed: int = 0, start: float = 0.0,
 
 
 def test_doctests_pass() -> None:
-    result = doctest.testmod(aioremotion.schedule, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(aioremotion.protocol.schedule, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 10
     assert result.failed == 0
 
 
 def test_module_is_pure() -> None:
-    tree = ast.parse(Path(aioremotion.schedule.__file__).read_text())
+    tree = ast.parse(Path(aioremotion.protocol.schedule.__file__).read_text())
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    assert imported <= {"__future__", "math", "random", "collections", "dataclasses", ".errors"}
+    assert imported <= {"__future__", "math", "random", "collections", "dataclasses", "..errors"}
 
 
 # ---------------------------------------------------------------- the policy
