@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ProgressFileError, RemotionError, RenderNotFoundError
+from .errors import ProgressFileError, RemotionError, RenderNotFoundError, TransientError
 from .events import Done, Failed, Progress, RenderFailed, event_from_progress
 from .handles import RenderHandle
 from .protocol.progress import ProgressFile, RenderProgress, frame_count, parse_progress_file
 from .schedule import PollPolicy, PollSchedule
 
 if TYPE_CHECKING:
-    from .client import ProgressRead, RemotionLambda
+    from .client import RemotionLambda
+    from .progress_reader import ProgressRead
 
 __all__ = ["WatchError", "WatchOptions", "render", "wait", "watch"]
 
@@ -75,7 +75,10 @@ class WatchOptions:
     metadata_grace_s: float = METADATA_GRACE_MS / 1000
 
 
-_TRANSIENT = (ClientError, BotoCoreError, ProgressFileError, OSError, TimeoutError)
+#: What a watch retries (with backoff, up to ``max_consecutive_errors`` in a row). Every
+#: other error (a missing bucket, denied access, bad credentials, a wrong region, ...) is
+#: permanent: it ends the watch at once, raised as it came (see aioremotion.errors).
+_TRANSIENT = (TransientError, ProgressFileError)
 
 
 async def watch(
@@ -93,7 +96,8 @@ async def watch(
     then exactly one :class:`Done` or :class:`Failed`. Transient S3 errors and a
     malformed progress.json are retried with backoff; a missing progress.json is tolerated
     for ``not_found_grace_s``; a render whose metadata never appears within its timeout is
-    reported as a timeout failure.
+    reported as a timeout failure. A permanent error (no such bucket, access denied, bad
+    credentials, wrong region: see :mod:`aioremotion.errors`) is raised at once.
     """
     opts = options or WatchOptions()
     nap = sleep or anyio.sleep
@@ -201,7 +205,8 @@ async def _read(client: RemotionLambda, render: RenderHandle, source: Source,
     """One poll: the render's progress and whether it changed since the last poll."""
     if source == "lambda":
         return await client.get_progress(render, via="lambda"), True
-    read = await client.read_progress_file(render, if_none_match=cache.etag)
+    reader = client.progress_reader
+    read = await reader.read(render, if_none_match=cache.etag)
     if read.file is None:
         file = cache.parsed()
         changed = False
@@ -209,7 +214,7 @@ async def _read(client: RemotionLambda, render: RenderHandle, source: Source,
         file = read.file
         changed = read.etag != cache.etag or cache.empty
         cache.remember(read)
-    return await client.progress_from_file(render, file), changed
+    return await reader.compute(render, file), changed
 
 
 def _stage_of(progress: RenderProgress) -> tuple[str, float | None]:

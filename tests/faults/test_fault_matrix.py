@@ -80,7 +80,7 @@ async def case(emulator: RemotionEmulator, *, clock: Callable[[], float] | None 
             # still usable: an S3 read and a Lambda invoke
             with anyio.fail_after(30):
                 assert await remotion.function_version()
-                await remotion.s3.list_objects_v2(Bucket=emulator.bucket, MaxKeys=1)
+                await remotion.transport.list_objects(emulator.bucket, "sites/")
 
 
 def one_terminal(events: list[Progress | Done | Failed]) -> Done | Failed:
