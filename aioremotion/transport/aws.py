@@ -104,9 +104,12 @@ class AiobotocoreTransport:
                 stack.push_async_callback(self._reader.close)
             # botocore logs request headers and bodies at DEBUG: redact these credentials
             stack.callback((await _redact.credential_secrets(session)).release)
-        except BaseException:
+        except BaseException as exc:
             self._lambda = self._s3 = self._reader = None
             await stack.aclose()
+            if isinstance(exc, MAPPED_EXCEPTIONS):  # a missing profile, a bad endpoint, ...
+                raise error_from_exception(RequestContext("s3", "Open", self.region),
+                                           exc) from exc
             raise
         self._session = session
         self._stack = stack

@@ -393,7 +393,8 @@ def test_protocol_core_does_not_import_io_libraries() -> None:
     code = (
         "import sys, aioremotion.protocol.options, aioremotion.protocol.payloads, "
         "aioremotion.protocol.progress, aioremotion.protocol.replies, "
-        "aioremotion.protocol.pricing, aioremotion.protocol.naming, aioremotion.protocol.props\n"
+        "aioremotion.protocol.pricing, aioremotion.protocol.naming, aioremotion.protocol.props, "
+        "aioremotion.protocol.option_kwargs\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('aiobotocore', 'anyio', "
         "'botocore', 'aiohttp', 'asyncio')]\n"
         "print(','.join(bad)); sys.exit(1 if bad else 0)"
