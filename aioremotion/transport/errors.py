@@ -171,7 +171,8 @@ def error_from_response(
             "permissions (`npx remotion lambda policies user` prints the policy to attach) "
             "or use credentials that have them.", **facts)
     if lam and status >= 500 and context.routine in STARTING_ROUTINES:
-        return _unknown_outcome(context, f"Lambda answered HTTP {status} ({said})")
+        return _unknown_outcome(context, f"Lambda answered HTTP {status} ({said}), which "
+                                         "does not say whether the function ran")
     if code in _TRANSIENT or status >= 500 or status == 429:
         return TransientError(
             f"{context.what} failed with {said} (HTTP {status}). This usually passes: try "
@@ -228,7 +229,8 @@ def error_from_exception(context: RequestContext,
             f"Could not connect to {service} for {target} ({exc}). {outcome}; check the "
             f"network or the endpoint ({variable}, region) and retry.", **facts)
     if context.service == "lambda" and context.routine in STARTING_ROUTINES:
-        return _unknown_outcome(context, f"{type(exc).__name__}: {exc}")
+        return _unknown_outcome(context, f"no answer came back ({type(exc).__name__}: "
+                                         f"{exc})")
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "Timeout" in type(exc).__name__:
         return RequestTimeoutError(
             f"No answer to {context.what} within the read timeout ({type(exc).__name__}: "
@@ -238,13 +240,13 @@ def error_from_exception(context: RequestContext,
         "changes nothing, so it is safe to retry (watchers do).", **facts)
 
 
-def _unknown_outcome(context: RequestContext, cause: str) -> StartOutcomeUnknownError:
+def _unknown_outcome(context: RequestContext, what: str) -> StartOutcomeUnknownError:
     routine = context.routine or "start"
     function_name = context.function_name or "?"
     return StartOutcomeUnknownError(
-        f"The {routine} call to {function_name} was sent, but no answer came back "
-        f"({cause}). The render may be running: it was not retried, so it cannot have "
-        "started twice. Look for a new renders/<id>/progress.json in the bucket to find out.",
+        f"The {routine} call to {function_name} was sent, but {what}. The render may be "
+        "running: it was not retried, so it cannot have started twice. Look for a new "
+        "renders/<id>/progress.json in the bucket to find out.",
         function_name=function_name,
         payload_type=routine,
         bucket_name=context.bucket,
