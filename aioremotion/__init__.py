@@ -22,23 +22,35 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     "RemotionLambda": "client",
-    "ProgressRead": "client",
-    "ThrottleRetry": "client",
+    "ProgressRead": "progress_reader",
+    "ProgressReader": "progress_reader",
+    "ThrottleRetry": "retry",
     "RenderHandle": "handles",
     "StillResult": "handles",
+    "AccessDeniedError": "errors",
+    "AwsError": "errors",
+    "BucketNotFoundError": "errors",
     "ConcurrencyLimitError": "errors",
+    "CredentialsError": "errors",
+    "CredentialsExpiredError": "errors",
+    "CredentialsInvalidError": "errors",
     "CredentialsMissingError": "errors",
     "FunctionInvocationError": "errors",
+    "FunctionNotFoundError": "errors",
     "InvalidOptionsError": "errors",
     "InvalidReplyError": "errors",
+    "ObjectNotFoundError": "errors",
     "ProgressFileError": "errors",
     "RemotionError": "errors",
     "RemotionFunctionError": "errors",
     "RenderNotFoundError": "errors",
     "RequestNotSentError": "errors",
+    "RequestTimeoutError": "errors",
     "StartOutcomeUnknownError": "errors",
     "StillRenderNotSupportedError": "errors",
+    "TransientError": "errors",
     "VersionMismatchError": "errors",
+    "WrongRegionError": "errors",
     "DEFAULT_REMOTION_VERSION": "protocol.constants",
     "CompositionsOptions": "protocol.options",
     "ProgressOptions": "protocol.options",
@@ -65,28 +77,35 @@ _EXPORTS: dict[str, str] = {
     "render_many": "fanout",
 }
 
-#: Written out (not computed) so that type checkers see the re-exports; a test keeps it
-#: equal to ``_EXPORTS``.
-__all__ = [
+__all__ = [  # literal, so type checkers see the re-exports; a test keeps it equal
     "DEFAULT_REMOTION_VERSION",
+    "AccessDeniedError",
+    "AwsError",
     "Batch",
     "BatchFailed",
     "BatchObserver",
+    "BucketNotFoundError",
     "CompositionsOptions",
     "ConcurrencyLimitError",
+    "CredentialsError",
+    "CredentialsExpiredError",
+    "CredentialsInvalidError",
     "CredentialsMissingError",
     "Done",
     "Failed",
     "FunctionInvocationError",
+    "FunctionNotFoundError",
     "InvalidOptionsError",
     "InvalidReplyError",
     "Job",
     "JobResult",
+    "ObjectNotFoundError",
     "PollPolicy",
     "Progress",
     "ProgressFileError",
     "ProgressOptions",
     "ProgressRead",
+    "ProgressReader",
     "RemotionError",
     "RemotionFunctionError",
     "RemotionLambda",
@@ -98,13 +117,16 @@ __all__ = [
     "RenderProgress",
     "RenderStillOptions",
     "RequestNotSentError",
+    "RequestTimeoutError",
     "StartOutcomeUnknownError",
     "StillRenderNotSupportedError",
     "StillResult",
     "ThrottleRetry",
+    "TransientError",
     "VersionMismatchError",
     "WatchError",
     "WatchOptions",
+    "WrongRegionError",
     "__version__",
     "estimate_price",
     "render",
@@ -128,25 +150,37 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .client import ProgressRead, RemotionLambda, ThrottleRetry
+    from .client import RemotionLambda
     from .errors import (
+        AccessDeniedError,
+        AwsError,
+        BucketNotFoundError,
         ConcurrencyLimitError,
+        CredentialsError,
+        CredentialsExpiredError,
+        CredentialsInvalidError,
         CredentialsMissingError,
         FunctionInvocationError,
+        FunctionNotFoundError,
         InvalidOptionsError,
         InvalidReplyError,
+        ObjectNotFoundError,
         ProgressFileError,
         RemotionError,
         RemotionFunctionError,
         RenderNotFoundError,
         RequestNotSentError,
+        RequestTimeoutError,
         StartOutcomeUnknownError,
         StillRenderNotSupportedError,
+        TransientError,
         VersionMismatchError,
+        WrongRegionError,
     )
     from .events import Done, Failed, Progress, RenderEvent, RenderFailed
     from .fanout import Batch, BatchFailed, BatchObserver, Job, JobResult, render_many
     from .handles import RenderHandle, StillResult
+    from .progress_reader import ProgressRead, ProgressReader
     from .protocol.constants import DEFAULT_REMOTION_VERSION
     from .protocol.options import (
         CompositionsOptions,
@@ -156,5 +190,6 @@ if TYPE_CHECKING:
     )
     from .protocol.pricing import estimate_price
     from .protocol.progress import RenderProgress
+    from .retry import ThrottleRetry
     from .schedule import PollPolicy
     from .watching import WatchError, WatchOptions, render, wait, watch

@@ -1,6 +1,42 @@
-"""The exceptions aioremotion raises. Each message says what went wrong and what to do.
+"""The exceptions aioremotion raises: one hierarchy, and each message says what to do.
 
-This module is pure (no I/O), so the protocol core may raise these too.
+This module is pure (no I/O), so the protocol core may raise these too. Every failure of a
+request to AWS reaches the caller as one of these: botocore's and aiohttp's exceptions are
+translated in one place (:mod:`aioremotion.transport.errors`) and kept as ``__cause__``.
+
+The tree (``[permanent]``: never retried by anyone; ``[retried]``: watchers retry it with
+backoff; see docs/ERRORS.md)::
+
+    RemotionError                       everything aioremotion raises on purpose
+    ├── InvalidOptionsError             options rejected before any AWS call (a ValueError)
+    ├── AwsError                        a request to AWS failed (.service .operation .code
+    │   │                               .status_code); the fallback for rare AWS codes
+    │   ├── CredentialsError            the credentials are the problem       [permanent]
+    │   │   ├── CredentialsMissingError     none were found
+    │   │   ├── CredentialsExpiredError     an expired session token or SSO session
+    │   │   └── CredentialsInvalidError     unknown key id, wrong secret, mixed up
+    │   ├── AccessDeniedError           the credentials lack a permission     [permanent]
+    │   ├── BucketNotFoundError         no such S3 bucket                     [permanent]
+    │   ├── FunctionNotFoundError       no such Lambda function in the region [permanent]
+    │   ├── WrongRegionError            the bucket lives in another region    [permanent]
+    │   ├── ObjectNotFoundError         no such S3 object                     [permanent]
+    │   │   └── RenderNotFoundError     no progress.json for this render (a watcher waits
+    │   │                               ``not_found_grace_s`` for it to appear)
+    │   ├── ConcurrencyLimitError       Lambda throttled (429) every attempt: nothing ran
+    │   └── TransientError              may pass on its own: S3 5xx/SlowDown, a dropped
+    │       │                           connection                            [retried]
+    │       ├── RequestTimeoutError     no answer within the read timeout     [retried]
+    │       └── RequestNotSentError     no connection could be made: nothing was sent
+    ├── StartOutcomeUnknownError        a start was sent, its answer lost: never retried
+    ├── RemotionFunctionError           the function ran and answered with an error
+    │   └── VersionMismatchError        ... because it runs another Remotion version
+    ├── FunctionInvocationError         Lambda reported an unhandled function error
+    ├── InvalidReplyError               the reply is not what the protocol promises
+    ├── ProgressFileError               progress.json cannot be understood    [retried]
+    ├── StillRenderNotSupportedError    progress asked of a still render
+    ├── RenderFailed                    (aioremotion.events) wait() on a failed render
+    ├── WatchError                      (aioremotion.watching) too many errors in a row
+    └── BatchFailed                     (aioremotion.fanout) a fail_fast batch stopped
 
 Example:
     >>> from aioremotion.errors import InvalidOptionsError
@@ -10,6 +46,9 @@ Example:
     ...     print(exc)
     Invalid options:
       codec: must be one of h264, ...; got 'avi'
+    >>> error = BucketNotFoundError("remotionlambda-useast1-abcdefghij", region="us-east-1")
+    >>> isinstance(error, AwsError), is_transient(error)
+    (True, False)
 """
 
 from __future__ import annotations
@@ -18,19 +57,31 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "AccessDeniedError",
+    "AwsError",
+    "BucketNotFoundError",
     "ConcurrencyLimitError",
+    "CredentialsError",
+    "CredentialsExpiredError",
+    "CredentialsInvalidError",
     "CredentialsMissingError",
     "FunctionInvocationError",
+    "FunctionNotFoundError",
     "InvalidOptionsError",
     "InvalidReplyError",
+    "ObjectNotFoundError",
     "ProgressFileError",
     "RemotionError",
     "RemotionFunctionError",
     "RenderNotFoundError",
     "RequestNotSentError",
+    "RequestTimeoutError",
     "StartOutcomeUnknownError",
     "StillRenderNotSupportedError",
+    "TransientError",
     "VersionMismatchError",
+    "WrongRegionError",
+    "is_transient",
 ]
 
 
@@ -56,14 +107,194 @@ class InvalidOptionsError(RemotionError, ValueError):
         return [field for field, _ in self.problems]
 
 
-class CredentialsMissingError(RemotionError):
+# ---------------------------------------------------------------- requests to AWS
+
+
+class AwsError(RemotionError):
+    """A request to AWS failed. Raised as such for AWS error codes without a class of
+    their own; its subclasses name the common cases.
+
+    ``service`` (``"s3"``, ``"lambda"``), ``operation`` (``"GetObject"``, ``"Invoke"``, ...),
+    ``code`` (AWS's error code, e.g. ``"NoSuchBucket"``) and ``status_code`` (HTTP) are set
+    when known; ``None`` otherwise (a failure before any answer, say).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str | None = None,
+        operation: str | None = None,
+        code: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.service = service
+        self.operation = operation
+        self.code = code
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class CredentialsError(AwsError):
+    """The AWS credentials are missing, expired or not accepted. Fix them; retrying the
+    same request cannot help, so nothing retries it."""
+
+
+class CredentialsMissingError(CredentialsError):
     """No AWS credentials were found (the Next.js template's wording)."""
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, **context: Any) -> None:
         super().__init__(
             message
-            or "Set up Remotion Lambda to render videos. See the README.md for how to do so."
+            or "Set up Remotion Lambda to render videos. See the README.md for how to do so.",
+            **context,
         )
+
+
+class CredentialsExpiredError(CredentialsError):
+    """The credentials have expired (a session token, an SSO session): refresh them."""
+
+
+class CredentialsInvalidError(CredentialsError):
+    """AWS does not know the access key, or the secret does not match it."""
+
+
+class AccessDeniedError(AwsError):
+    """AWS refused the request: the credentials lack a permission for it (or, for S3, the
+    object does not exist and the credentials may not list the bucket)."""
+
+
+class BucketNotFoundError(AwsError):
+    """The S3 bucket does not exist."""
+
+    def __init__(self, bucket_name: str, *, region: str, message: str | None = None,
+                 **context: Any) -> None:
+        self.bucket_name = bucket_name
+        self.region = region
+        super().__init__(
+            message or (
+                f"The S3 bucket {bucket_name} does not exist (asked from region {region}). "
+                "Pass the bucketName the render call returned; if the bucket was deleted, "
+                "a new render creates one (or call get_or_create_bucket())."
+            ),
+            **context,
+        )
+
+
+class FunctionNotFoundError(AwsError):
+    """No Lambda function of that name exists in the client's region."""
+
+    def __init__(self, function_name: str, *, region: str, detail: str = "",
+                 **context: Any) -> None:
+        self.function_name = function_name
+        self.region = region
+        detail = f": {detail}" if detail else ""
+        super().__init__(
+            f"Lambda function {function_name} was not found in {region}{detail}. Deploy it "
+            "with `npx remotion lambda functions deploy`, or pass the name of the deployed "
+            "function (function_name=... or REMOTION_FUNCTION_NAME) and the region it is "
+            "deployed in.",
+            **context,
+        )
+
+
+class WrongRegionError(AwsError):
+    """The bucket lives in another region than the client's."""
+
+    def __init__(self, bucket_name: str, *, region: str, bucket_region: str | None = None,
+                 **context: Any) -> None:
+        self.bucket_name = bucket_name
+        self.region = region
+        self.bucket_region = bucket_region
+        where = bucket_region or "another region"
+        super().__init__(
+            f"The S3 bucket {bucket_name} is in {where}, not in {region}, the client's "
+            "region. Use a client for the bucket's region "
+            f"(RemotionLambda(region={bucket_region or '...'!r}) or AWS_REGION), or pass a "
+            "bucket of this region.",
+            **context,
+        )
+
+
+class ObjectNotFoundError(AwsError):
+    """The S3 object does not exist (``NoSuchKey``, a 404 HEAD)."""
+
+    def __init__(self, bucket_name: str, key: str, *, message: str | None = None,
+                 **context: Any) -> None:
+        self.bucket_name = bucket_name
+        self.key = key
+        super().__init__(message or f"There is no object {key} in the S3 bucket "
+                                    f"{bucket_name}.", **context)
+
+
+class RenderNotFoundError(ObjectNotFoundError):
+    """No ``progress.json`` exists for this render id in this bucket."""
+
+    def __init__(self, render_id: str, bucket_name: str, region: str) -> None:
+        self.render_id = render_id
+        self.region = region
+        super().__init__(
+            bucket_name, f"renders/{render_id}/progress.json",
+            message=(f'No render with ID "{render_id}" found in bucket {bucket_name} and '
+                     f"region {region}"),
+            service="s3", operation="GetObject", code="NoSuchKey", status_code=404,
+        )
+
+
+class ConcurrencyLimitError(AwsError):
+    """AWS throttled the invocation (HTTP 429) and retries were used up.
+
+    The function was never run, so nothing was started. The account's Lambda concurrency
+    (1000 by default per region) is shared by every function and every chunk of every
+    render. ``attempts``: how many times it was sent; ``reason``: AWS's reason
+    (``ConcurrentInvocationLimitExceeded``, ...); ``original``: AWS's own message.
+    """
+
+    def __init__(self, message: str, *, attempts: int = 1, reason: str | None = None,
+                 original: str | None = None, **context: Any) -> None:
+        self.attempts = attempts
+        self.reason = reason
+        self.original = original if original is not None else message
+        context.setdefault("service", "lambda")
+        context.setdefault("status_code", 429)
+        super().__init__(message, **context)
+
+
+class TransientError(AwsError):
+    """A failure that usually passes on its own: S3 answering 5xx or ``SlowDown``, a
+    connection dropped, a read timeout on a call that changes nothing. Watchers retry it
+    with backoff (up to ``WatchOptions.max_consecutive_errors`` in a row); a start is never
+    retried on it (see :class:`StartOutcomeUnknownError`)."""
+
+
+class RequestTimeoutError(TransientError):
+    """No answer came within the read timeout (for a call that changes nothing)."""
+
+
+class RequestNotSentError(TransientError):
+    """The request provably never left this machine: the connection could not be made
+    (refused, DNS failure, TLS handshake, connect timeout, proxy refused). Nothing ran, so
+    it is safe to send again once the network or endpoint is fixed.
+
+    Only failures that happen before any byte of the request is sent get this error; a
+    connection lost after that (a reset, a read timeout) is a
+    :class:`StartOutcomeUnknownError` for a start.
+    """
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a watcher may retry ``error`` (a :class:`TransientError` or a
+    :class:`ProgressFileError`); every other error is final for it.
+
+    >>> is_transient(TransientError("503 SlowDown")), is_transient(ProgressFileError("x"))
+    (True, True)
+    >>> is_transient(AccessDeniedError("denied"))
+    False
+    """
+    return isinstance(error, (TransientError, ProgressFileError))
+
+
+# ---------------------------------------------------------------- the function's answers
 
 
 class RemotionFunctionError(RemotionError):
@@ -108,30 +339,6 @@ class InvalidReplyError(RemotionError):
     """The function's reply was empty or not the JSON the protocol promises."""
 
 
-class ConcurrencyLimitError(RemotionError):
-    """AWS throttled the invocation (HTTP 429) and retries were used up.
-
-    The function was never run, so nothing was started. The account's Lambda concurrency
-    (1000 by default per region) is shared by every function and every chunk of every render.
-    """
-
-    def __init__(self, message: str, *, attempts: int = 1, reason: str | None = None) -> None:
-        self.attempts = attempts
-        self.reason = reason
-        super().__init__(message)
-
-
-class RequestNotSentError(RemotionError):
-    """The request provably never left this machine: the connection could not be made
-    (refused, DNS failure, TLS handshake, connect timeout, proxy refused). Nothing ran, so
-    it is safe to send again once the network or endpoint is fixed.
-
-    Only failures that happen before any byte of the request is sent get this error; a
-    connection lost after that (a reset, a read timeout) is a
-    :class:`StartOutcomeUnknownError` for a start.
-    """
-
-
 class StartOutcomeUnknownError(RemotionError):
     """The request may have reached AWS but no answer came back (a read timeout, a reset
     or dropped connection): the render may or may not be running. It is never retried
@@ -155,18 +362,6 @@ class StartOutcomeUnknownError(RemotionError):
         self.payload_type = payload_type
         self.bucket_name = bucket_name
         super().__init__(message)
-
-
-class RenderNotFoundError(RemotionError):
-    """No ``progress.json`` exists for this render id in this bucket."""
-
-    def __init__(self, render_id: str, bucket_name: str, region: str) -> None:
-        self.render_id = render_id
-        self.bucket_name = bucket_name
-        self.region = region
-        super().__init__(
-            f'No render with ID "{render_id}" found in bucket {bucket_name} and region {region}'
-        )
 
 
 class ProgressFileError(RemotionError):

@@ -1,7 +1,10 @@
 """Many renders at once, with structured cancellation: ``render_many`` and ``Batch``.
 
 Starts are paced by an AIMD window that halves when AWS throttles (HTTP 429) and grows
-back one start at a time; watchers share the client's fair limiter, so no render starves.
+back one start at a time; watchers share the transport's fair limiter, so no render
+starves. A throttled start is sent again by the batch itself (the one retry layer,
+:mod:`aioremotion.retry`): at most ``start_retry.attempts`` times in all (default: the
+client's ``throttle_retry``, 10 attempts), never more.
 Everything runs in a task group owned by the ``async with``: leaving it (or a failure
 with ``fail_fast``) stops every watcher promptly and leaves no task behind; renders
 started with ``enable_cancellation`` are cancelled remotely, exactly once each, when
@@ -33,7 +36,6 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .errors import (
-    ConcurrencyLimitError,
     InvalidOptionsError,
     InvalidReplyError,
     RemotionError,
@@ -43,6 +45,7 @@ from .events import Done, Failed, Progress
 from .handles import RenderHandle
 from .protocol.options import RenderMediaOptions
 from .recovery import find_tagged_renders, new_tag, tag_options
+from .retry import ThrottleRetry, backoff, retry_throttled
 from .watching import WatchOptions, watch
 
 if TYPE_CHECKING:
@@ -201,6 +204,10 @@ class BatchFailed(RemotionError):
                          "cancelled")
 
 
+#: What the client is asked for each send of a batch: one attempt (the batch retries).
+_ONE_ATTEMPT = ThrottleRetry(attempts=1)
+
+
 class StartPacer:
     """A window on concurrent starts, paced like TCP congestion control.
 
@@ -251,7 +258,7 @@ class StartPacer:
         self._notify()
 
     def on_throttle(self) -> None:
-        """Called by the client whenever AWS answers 429."""
+        """Called whenever AWS answers a start with 429."""
         self.throttles += 1
         self.slow_start = False
         now = self._clock()
@@ -290,9 +297,11 @@ class Batch:
     fail_fast: bool = False
     cancel_remote_on_exit: bool = False
     watch_options: WatchOptions | None = None
-    #: How often a job retries a start that AWS throttled until the client gave up
-    #: (such a start never ran, so retrying cannot start it twice).
-    start_retries: int = 8
+    #: How a start that AWS throttled is sent again (such a start never ran, so sending
+    #: it again cannot start it twice): at most ``attempts`` sends per job in all, with
+    #: full-jitter backoff between them (the client makes one attempt per send). ``None``:
+    #: the client's ``throttle_retry``.
+    start_retry: ThrottleRetry | None = None
     #: A start call, once sent, is shielded from the batch's cancellation for up to this
     #: long, so the render it started is recorded in the results (and cancelled remotely
     #: with ``cancel_remote_on_exit``) instead of being forgotten. When the call's answer
@@ -317,7 +326,6 @@ class Batch:
     async def __aenter__(self) -> Batch:
         self.pacer.maximum = float(self.max_concurrent_starts)
         self.pacer.window = min(self.pacer.window, self.pacer.maximum)
-        self.client.throttle_listeners.append(self.pacer.on_throttle)
         self._in_flight = anyio.CapacityLimiter(self.max_in_flight)
         self._send, self._receive = anyio.create_memory_object_stream[TaggedEvent](math.inf)
         self._tg = anyio.create_task_group()
@@ -347,7 +355,6 @@ class Batch:
                 # the body's own exception propagates unchanged (not in a group)
                 await self._tg.__aexit__(None, None, None)
         finally:
-            self.client.throttle_listeners.remove(self.pacer.on_throttle)
             if self.cancel_remote_on_exit:
                 with anyio.CancelScope(shield=True):
                     await self._cancel_unfinished_remotely()
@@ -423,9 +430,10 @@ class Batch:
                 self._fail(result)
 
     async def _start(self, job: Job, result: JobResult) -> RenderHandle:
-        """Start one render, tagged. A start that AWS kept throttling never ran, so it is
-        safe to try again later: the job waits (jittered, growing) and retries, up to
-        ``start_retries`` times, while the pacer has already narrowed the window."""
+        """Start one render, tagged. A throttled start never ran, so it is safe to send
+        again: the pacer narrows its window, the job waits (jittered, growing, outside the
+        window and the shield) and sends it again, at most ``start_retry.attempts`` times
+        in all."""
         options = job.options
         if not isinstance(options, RenderMediaOptions):
             if not isinstance(options, Mapping):
@@ -434,16 +442,15 @@ class Batch:
             options = RenderMediaOptions.model_validate(options)
         tag = result.tag = new_tag(job.job_id)
         options = tag_options(options, tag)
-        for attempt in range(self.start_retries + 1):
-            try:
-                async with self.pacer:
-                    self.observer.starting(result, tag)
-                    return await self._start_shielded(options, tag)
-            except ConcurrencyLimitError:
-                if attempt == self.start_retries:
-                    raise
-                await anyio.sleep(self._rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        async def send() -> RenderHandle:
+            async with self.pacer:
+                self.observer.starting(result, tag)
+                return await self._start_shielded(options, tag)
+
+        return await retry_throttled(send, self.start_retry or self.client.throttle_retry,
+                                     sleep=anyio.sleep, rng=self._rng,
+                                     on_throttle=self.pacer.on_throttle)
 
     async def _start_shielded(self, options: RenderMediaOptions, tag: str) -> RenderHandle:
         """One start call that a cancellation of the batch does not abandon halfway: its
@@ -455,7 +462,7 @@ class Batch:
         with anyio.CancelScope(shield=True) as scope:
             scope.deadline = anyio.current_time() + self.start_shield_s
             try:
-                return await self.client.render_media(options)
+                return await self.client.render_media(options, throttle_retry=_ONE_ATTEMPT)
             except (StartOutcomeUnknownError, InvalidReplyError) as exc:
                 lost = exc
             return await self._find_started(tag, lost, sent_at, options)
@@ -476,8 +483,9 @@ class Batch:
         bucket = getattr(lost, "bucket_name", None) or options.force_bucket_name
         buckets = {bucket} if bucket else {
             r.render.bucket_name for r in self.results if r.render is not None}
-        delay = 0.25
+        searches = 0
         while True:
+            searches += 1
             try:
                 if not buckets:  # the function used its region's bucket
                     buckets = set(await self.client.remotion_buckets())
@@ -489,8 +497,7 @@ class Batch:
                 return found[tag].model_copy(update={
                     "cancellation_enabled": options.enable_cancellation,
                     "started_at_ms": self.client.now_ms()})
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await anyio.sleep(backoff(searches, base_s=0.25, cap_s=5.0))
 
     def _fail(self, result: JobResult) -> None:
         if self.fail_fast and self._failure is None:

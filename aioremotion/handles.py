@@ -22,12 +22,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from .errors import InvalidReplyError
 from .protocol.naming import (
     launch_logs_url,
     parse_function_name,
     progress_json_console_url,
     renderer_logs_url,
     s3_folder_console_url,
+    still_logs_url,
 )
 from .protocol.progress import CostsInfo, ProgressContext
 
@@ -141,3 +143,22 @@ class StillResult(_Value):
     estimated_price: CostsInfo
     cloud_watch_logs: str = ""
     artifacts: list[dict[str, Any]] = Field(default_factory=list)
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any], *, region: str,
+                   function_name: str) -> StillResult:
+        """The result a still render's reply describes; :class:`InvalidReplyError` when
+        the reply lacks something."""
+        try:
+            render_id = str(reply["renderId"])
+            return cls(
+                render_id=render_id, bucket_name=str(reply["bucketName"]),
+                url=str(reply["output"]), out_key=str(reply["outKey"]),
+                size_in_bytes=int(reply.get("size", reply.get("sizeInBytes", 0))),
+                estimated_price=reply["estimatedPrice"],
+                cloud_watch_logs=still_logs_url(region, function_name, render_id),
+                artifacts=list(reply.get("receivedArtifacts") or []))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidReplyError(
+                f"{function_name} answered the still render without {exc}: {str(reply)[:200]}"
+            ) from None

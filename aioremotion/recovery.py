@@ -30,6 +30,7 @@ import anyio
 
 from .handles import RenderHandle
 from .protocol.options import RenderMediaOptions
+from .transport.base import list_all_objects
 
 if TYPE_CHECKING:
     from .client import RemotionLambda
@@ -90,33 +91,31 @@ async def find_tagged_renders(
     since = since_s - CLOCK_SKEW_S if since_s is not None else None
     candidates: list[tuple[str, str]] = []
     for bucket in sorted(buckets):
-        paginator = client.s3.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=bucket, Prefix="renders/"):
-            for item in page.get("Contents", []):
-                parts = str(item["Key"]).split("/")
-                if len(parts) != 3 or parts[2] != "progress.json":
-                    continue
-                if since is not None and item["LastModified"].timestamp() < since:
-                    continue
-                candidates.append((bucket, parts[1]))
+        for item in await list_all_objects(client.transport, bucket, "renders/"):
+            parts = item.key.split("/")
+            if len(parts) != 3 or parts[2] != "progress.json":
+                continue
+            if since is not None and item.last_modified.timestamp() < since:
+                continue
+            candidates.append((bucket, parts[1]))
     found: dict[str, RenderHandle] = {}
     limiter = anyio.CapacityLimiter(16)
+    reader = client.progress_reader
 
     async def check(bucket: str, render_id: str) -> None:
+        render = RenderHandle(render_id=render_id, bucket_name=bucket, region=client.region,
+                              function_name=client.function_name)
         async with limiter:
             try:
-                read = await client.read_progress_file(render_id, bucket_name=bucket)
+                read = await reader.read(render)
             except Exception:  # gone, or unreadable: not this search's to judge
                 return
         meta = read.file.render_metadata if read.file is not None else None
         tag = (meta.metadata or {}).get(JOB_TAG) if meta is not None else None
         wanted = _wanted(tag, tags, job_ids) if isinstance(tag, str) else None
         if wanted is not None:
-            found[wanted] = RenderHandle(
-                render_id=render_id, bucket_name=bucket, region=client.region,
-                function_name=client.function_name,
-                cancellation_enabled=bool(read.file and read.file.cancellation_enabled),
-            )
+            found[wanted] = render.model_copy(update={
+                "cancellation_enabled": bool(read.file and read.file.cancellation_enabled)})
 
     async with anyio.create_task_group() as tg:
         for bucket, render_id in candidates:

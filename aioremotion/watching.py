@@ -25,9 +25,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ProgressFileError, RemotionError, RenderNotFoundError
+from .errors import TransientError as TransientAwsError
 from .events import Done, Failed, Progress, RenderFailed
 from .handles import RenderHandle
 from .protocol.progress import OutputHeadRequest
@@ -70,8 +70,10 @@ class WatchError(RemotionError):
         super().__init__(message)
 
 
-#: Errors a read may recover from: retried with backoff, within the error budget.
-_TRANSIENT = (ClientError, BotoCoreError, ProgressFileError, OSError, TimeoutError)
+#: What a watch retries (with backoff, up to ``max_consecutive_errors`` in a row). Every
+#: other error (a missing bucket, denied access, bad credentials, a wrong region, ...) is
+#: permanent: it ends the watch at once (see aioremotion.errors).
+_TRANSIENT = (TransientAwsError, ProgressFileError)
 
 
 def _resolve(client: RemotionLambda, render: RenderHandle | str,
@@ -82,8 +84,8 @@ def _resolve(client: RemotionLambda, render: RenderHandle | str,
 
 
 class _ProgressSource:
-    """The I/O one watch does, behind two calls. It goes through the client's methods
-    today; moving to the transport seam changes only this class."""
+    """The I/O one watch does, behind two calls, through the client's
+    :class:`~aioremotion.progress_reader.ProgressReader` (the transport seam)."""
 
     __slots__ = ("_client", "_render", "_via")
 
@@ -96,7 +98,8 @@ class _ProgressSource:
         """Read progress.json (conditionally), or ask the status Lambda."""
         if self._via == "lambda":
             return StatusReply(await self._client.get_progress(self._render, via="lambda"))
-        read = await self._client.read_progress_file(self._render, if_none_match=if_none_match)
+        read = await self._client.progress_reader.read(self._render,
+                                                       if_none_match=if_none_match)
         if read.file is None:
             return NotModified()
         # The client parsed the body already: pass both (the machine keeps only the bytes).
@@ -104,7 +107,7 @@ class _ProgressSource:
 
     async def head(self, request: OutputHeadRequest) -> HeadResult:
         """HEAD the render's output."""
-        return HeadResult(await self._client.head_output(request))
+        return HeadResult(await self._client.progress_reader.head_output(request))
 
 
 def _failure(exc: Exception) -> WatchInput | None:

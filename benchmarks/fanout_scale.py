@@ -248,7 +248,8 @@ async def run_aioremotion(spec: Spec, port: int) -> dict[str, Any]:
 
     async with RemotionLambda(region=REGION, function_name=FUNCTION, max_pool_connections=spec.pool,
                               endpoint_urls={"s3": endpoint, "lambda": endpoint}) as client:
-        read = client.read_progress_file
+        reader = client.progress_reader
+        read = reader.read
 
         async def recorded_read(render: Any, **kwargs: Any) -> Any:
             try:
@@ -259,7 +260,7 @@ async def run_aioremotion(spec: Spec, port: int) -> dict[str, Any]:
             finally:
                 recorder.polled(index_of[render.render_id])
 
-        client.read_progress_file = recorded_read  # type: ignore[method-assign]
+        reader.read = recorded_read  # type: ignore[method-assign]
 
         async def recorded_sleep(index: int, delay: float) -> None:
             recorder.asked(index, delay)

@@ -21,7 +21,7 @@ import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from aioremotion._s3_get import S3ObjectReader
+from aioremotion.transport._s3_get import S3ObjectReader
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))

@@ -196,39 +196,45 @@ def _aio_client(env: dict[str, str]) -> Any:
 
 
 async def _render_ids_in_bucket(env: dict[str, str]) -> set[str]:
+    from aioremotion.transport import list_all_objects
+
     async with _aio_client(env) as remotion:
         ids: set[str] = set()
-        paginator = remotion.s3.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=env["REMOTION_BUCKET"], Prefix="renders/"):
-            for obj in page.get("Contents", []):
-                parts = obj["Key"].split("/")
-                if len(parts) == 3 and parts[2] == "progress.json":
-                    ids.add(parts[1])
+        for item in await list_all_objects(remotion.transport, env["REMOTION_BUCKET"],
+                                           "renders/"):
+            parts = item.key.split("/")
+            if len(parts) == 3 and parts[2] == "progress.json":
+                ids.add(parts[1])
         return ids
 
 
 async def start_with_aioremotion(env: dict[str, str], n: int) -> dict[str, Any]:
     from aioremotion.fanout import StartPacer
+    from aioremotion.retry import ThrottleRetry, retry_throttled
 
     options = {"serve_url": env["REMOTION_SERVE_URL"], "composition": "Square",
                "codec": "h264", "frames_per_lambda": 15, "input_props": {"color": "#00ff00"}}
     async with _aio_client(env) as remotion:
         pacer = StartPacer(maximum=50)  # as in Batch(max_concurrent_starts=50)
-        remotion.throttle_listeners.append(pacer.on_throttle)
+        once = ThrottleRetry(attempts=1)
 
-        async def one() -> str:
+        async def send() -> str:  # as Batch sends a start: one attempt in the window
             async with pacer:
-                handle = await remotion.render_media(options)
+                handle = await remotion.render_media(options, throttle_retry=once)
             return str(handle.render_id)
+
+        async def one() -> str:  # ... retried by the one retry layer, outside the window
+            return await retry_throttled(send, remotion.throttle_retry, sleep=asyncio.sleep,
+                                         on_throttle=pacer.on_throttle)
 
         for _ in range(WARMUP):
             await one()
-        throttles_before = remotion.throttled_invocations
+        throttles_before = pacer.throttles
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         results = await asyncio.gather(*(one() for _ in range(n)), return_exceptions=True)
         wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         return {"results": results, "wall_s": wall, "cpu_s": cpu,
-                "client_saw_throttles": remotion.throttled_invocations - throttles_before,
+                "client_saw_throttles": pacer.throttles - throttles_before,
                 "min_window": None}
 
 

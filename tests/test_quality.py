@@ -29,5 +29,6 @@ def test_doctests_pass() -> None:
     done = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "--doctest-modules", "aioremotion/protocol", "aioremotion/errors.py",
                "aioremotion/handles.py", "aioremotion/events.py", "aioremotion/schedule.py",
-               "aioremotion/web", "aioremotion/emulator/media")
+               "aioremotion/retry.py", "aioremotion/transport/errors.py", "aioremotion/web",
+               "aioremotion/emulator/media")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import CredentialsMissingError, InvalidOptionsError, RemotionError
+from ..errors import CredentialsError, InvalidOptionsError, RemotionError
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 
 __all__ = ["build_parser", "main"]
@@ -69,15 +69,12 @@ def _error_code(exc: BaseException) -> tuple[int, str] | None:
         return EXIT_USAGE, str(exc)
     if isinstance(exc, CliError):
         return exc.code, str(exc)
-    if isinstance(exc, CredentialsMissingError):
+    if isinstance(exc, CredentialsError):
         return EXIT_FAILED, (f"{exc} (Or add --local to render on a local emulator, no "
                              "AWS account needed.)")
-    if isinstance(exc, RemotionError):
+    if isinstance(exc, RemotionError):  # every AWS failure is one (aioremotion.errors)
         return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
-    import aiohttp
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, (OSError, aiohttp.ClientError, BotoCoreError, ClientError)):
+    if isinstance(exc, OSError):  # a file the command reads or writes
         return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
     return None
 

@@ -202,6 +202,18 @@ async def download(client: RemotionLambda, url: str, target: Path, *,
     if private and bucket_name and key:
         url = await client.presign_url(bucket_name, key)
     partial = target.with_name(target.name + ".part")
+    try:
+        return await _fetch(client, url, target, partial, bucket_name, key, private)
+    except (aiohttp.ClientError, TimeoutError) as exc:  # plain HTTP, not an AWS call
+        # no query string in the message: a presigned URL's signature and token stay out
+        raise CliError(f"Downloading {url.partition('?')[0]} failed: {type(exc).__name__}: "
+                       f"{exc}") from exc
+
+
+async def _fetch(client: RemotionLambda, url: str, target: Path, partial: Path,
+                 bucket_name: str | None, key: str | None, private: bool) -> int:
+    import aiohttp
+
     async with aiohttp.ClientSession(raise_for_status=False) as http:
         response = await http.get(url)
         if response.status in (401, 403) and bucket_name and key and not private:
@@ -209,7 +221,8 @@ async def download(client: RemotionLambda, url: str, target: Path, *,
             response = await http.get(await client.presign_url(bucket_name, key))
         try:
             if response.status != 200:
-                raise CliError(f"Downloading {url} failed: HTTP {response.status} "
+                raise CliError(f"Downloading {url.partition('?')[0]} failed: HTTP "
+                               f"{response.status} "
                                f"{response.reason or ''}".rstrip())
             size = 0
             async with await anyio.open_file(partial, "wb") as file:

@@ -540,13 +540,14 @@ async def test_batch_never_starts_twice_a_start_reset_after_sending(
 async def test_batch_retries_starts_that_stay_throttled(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:
-    """The client gives up after its attempts (ConcurrencyLimitError); the batch, being
-    the library's Batch, tries the job again later, since a throttled start never ran."""
+    """Sustained throttling still finishes the job: the batch, being the library's Batch,
+    sends a throttled start again (a throttled start never ran), within one attempt
+    budget (the client makes one attempt per send)."""
     jobs, out = tmp_path / "jobs.jsonl", tmp_path / "results.jsonl"
     write_jobs(jobs, 1)
     async with exported_emulator(monkeypatch) as emulator:
         assert emulator.functions is not None
-        emulator.faults.throttle_next(7, routines={"start"})  # more than the client tries
+        emulator.faults.throttle_next(7, routines={"start"})  # 7 throttles in a row
         code, _, err = await cli(capsys, "batch", str(jobs), "--out", str(out))
         assert code == 0, err
         assert emulator.functions.throttled == 7

@@ -285,12 +285,12 @@ async def test_conditional_read_costs_a_304(remotion: RemotionLambda, s3_sync: A
     put_progress(s3_sync, case)
     handle = RenderHandle(render_id=case["renderId"], bucket_name=BUCKET, region=REGION,
                           function_name=FUNCTION)
-    first = await remotion.read_progress_file(handle)
+    first = await remotion.progress_reader.read(handle)
     assert first.file is not None and first.etag
-    second = await remotion.read_progress_file(handle, if_none_match=first.etag)
+    second = await remotion.progress_reader.read(handle, if_none_match=first.etag)
     assert second.not_modified and second.file is None
     put_progress(s3_sync, {**case, "progressJson": {**case["progressJson"], "framesRendered": 30}})
-    third = await remotion.read_progress_file(handle, if_none_match=first.etag)
+    third = await remotion.progress_reader.read(handle, if_none_match=first.etag)
     assert third.file is not None and third.file.frames_rendered == 30
 
 
@@ -394,7 +394,8 @@ def test_protocol_core_does_not_import_io_libraries() -> None:
     code = (
         "import sys, aioremotion.protocol.options, aioremotion.protocol.payloads, "
         "aioremotion.protocol.progress, aioremotion.protocol.replies, "
-        "aioremotion.protocol.pricing, aioremotion.protocol.naming, aioremotion.protocol.props\n"
+        "aioremotion.protocol.pricing, aioremotion.protocol.naming, aioremotion.protocol.props, "
+        "aioremotion.protocol.option_kwargs\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('aiobotocore', 'anyio', "
         "'botocore', 'aiohttp', 'asyncio')]\n"
         "print(','.join(bad)); sys.exit(1 if bad else 0)"

@@ -7,12 +7,17 @@ from typing import Any
 
 import pytest
 
-from aioremotion import RemotionLambda
+from aioremotion import RemotionLambda, RenderHandle
 from aioremotion.emulator.lambda_api import LambdaApiServer
 from aioremotion.emulator.s3_server import S3Server
 from aioremotion.errors import RenderNotFoundError
 
 from .conftest import BUCKET, FUNCTION, REGION
+
+
+def handle(render_id: str) -> RenderHandle:
+    return RenderHandle(render_id=render_id, bucket_name=BUCKET, region=REGION,
+                        function_name=FUNCTION)
 
 
 def client(s3: S3Server, lambda_server: LambdaApiServer, **kwargs: Any) -> RemotionLambda:
@@ -28,16 +33,16 @@ async def test_on_by_default_off_by_argument_or_environment(
                  "all_proxy", "AIOREMOTION_FAST_S3"):
         monkeypatch.delenv(name, raising=False)
     async with client(s3, lambda_server) as remotion:
-        assert remotion._reader is not None
+        assert remotion.transport.fast_reads  # type: ignore[attr-defined]
     async with client(s3, lambda_server, fast_progress_reads=False) as remotion:
-        assert remotion._reader is None
+        assert not remotion.transport.fast_reads  # type: ignore[attr-defined]
     monkeypatch.setenv("AIOREMOTION_FAST_S3", "0")
     async with client(s3, lambda_server) as remotion:
-        assert remotion._reader is None
+        assert not remotion.transport.fast_reads  # type: ignore[attr-defined]
     monkeypatch.delenv("AIOREMOTION_FAST_S3")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # only botocore honours proxies
     async with client(s3, lambda_server) as remotion:
-        assert remotion._reader is None
+        assert not remotion.transport.fast_reads  # type: ignore[attr-defined]
 
 
 async def test_both_paths_read_the_same_file_and_errors(
@@ -49,12 +54,12 @@ async def test_both_paths_read_the_same_file_and_errors(
     reads = []
     for fast in (True, False):
         async with client(s3, lambda_server, fast_progress_reads=fast) as remotion:
-            assert (remotion._reader is not None) is fast
-            first = await remotion.read_progress_file("fast12345", bucket_name=BUCKET)
-            again = await remotion.read_progress_file("fast12345", bucket_name=BUCKET,
-                                                      if_none_match=first.etag)
+            assert remotion.transport.fast_reads is fast  # type: ignore[attr-defined]
+            reader = remotion.progress_reader
+            first = await reader.read(handle("fast12345"))
+            again = await reader.read(handle("fast12345"), if_none_match=first.etag)
             with pytest.raises(RenderNotFoundError):
-                await remotion.read_progress_file("missing123", bucket_name=BUCKET)
+                await reader.read(handle("missing123"))
             reads.append((first.file, first.etag, first.raw, again.not_modified, again.file))
     assert reads[0] == reads[1]
     assert reads[0][2] == body and reads[0][3] is True and reads[0][4] is None

@@ -1,4 +1,4 @@
-"""The lean signed S3 GET (``aioremotion._s3_get``).
+"""The lean signed S3 GET (``aioremotion.transport._s3_get``, behind the aiobotocore transport).
 
 The signature is proven equal to botocore's own SigV4 signer; the reader is exercised
 against moto's S3 server (a real loopback HTTP server) and a recording aiohttp server that
@@ -21,7 +21,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
-from aioremotion._s3_get import (
+from aioremotion.emulator.s3_server import S3Server
+from aioremotion.errors import CredentialsMissingError
+from aioremotion.transport._s3_get import (
     EMPTY_SHA256,
     S3ObjectReader,
     S3SigV4Signer,
@@ -30,8 +32,6 @@ from aioremotion._s3_get import (
     resolve_object_url,
     s3_uri_encode,
 )
-from aioremotion.emulator.s3_server import S3Server
-from aioremotion.errors import CredentialsMissingError
 
 from .conftest import BUCKET, REGION
 

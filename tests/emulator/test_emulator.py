@@ -41,7 +41,7 @@ async def test_render_ends_in_a_downloadable_output_with_monotonic_progress(
                                              input_props={"title": "Hi"},
                                              frames_per_lambda=30)
         # progress.json exists as soon as start replied (no RenderNotFoundError)
-        await remotion.read_progress_file(render)
+        await remotion.progress_reader.read(render)
         seen = await poll_until_done(remotion, render)
     final = seen[-1]
     assert final.done, final.errors

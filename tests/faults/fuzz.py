@@ -161,7 +161,8 @@ async def _run_library(plan: Plan, emulator: RemotionEmulator) -> Outcome:
         async with emulator.client(
             endpoint_urls={"lambda": aws_lambda.endpoint_url, "s3": s3.endpoint_url},
             s3_max_attempts=1,
-            throttle_retry=ThrottleRetry(attempts=2, base_s=0.01, cap_s=0.05),
+            # short waits; enough attempts (the batch's, in all) to outlast 8 throttles
+            throttle_retry=ThrottleRetry(attempts=10, base_s=0.01, cap_s=0.05),
         ) as remotion:
             jobs = [_options(emulator, i) for i in range(plan.jobs)]
             scope = anyio.CancelScope()
@@ -205,7 +206,7 @@ async def _run_library(plan: Plan, emulator: RemotionEmulator) -> Outcome:
             aws_lambda.clear_faults()
             with anyio.fail_after(30):
                 assert await remotion.function_version()
-                await remotion.s3.list_objects_v2(Bucket=emulator.bucket, MaxKeys=1)
+                await remotion.transport.list_objects(emulator.bucket, "sites/")
     outcome.statuses = [r.status for r in results]
     for result in [*results, *handed]:
         if result.render is not None:

@@ -9,7 +9,9 @@ from aioremotion import RemotionLambda
 
 #: Modules whose code a leaked task would be running.
 CLIENT_FILES = ("aioremotion/fanout.py", "aioremotion/watching.py", "aioremotion/client.py",
-                "aioremotion/_s3_get.py")
+                "aioremotion/invoking.py", "aioremotion/retry.py",
+                "aioremotion/progress_reader.py", "aioremotion/transport/aws.py",
+                "aioremotion/transport/_s3_get.py")
 
 
 def _await_chain_files(coro: Any) -> list[str]:
@@ -36,20 +38,6 @@ def client_side_tasks() -> set[asyncio.Task[Any]]:
 
 
 def connections_in_use(remotion: RemotionLambda) -> int:
-    """Connections the client's S3 and Lambda clients hold acquired (not idle in the pool).
-
-    Reads aiobotocore's and aiohttp's internals; fails loudly if they moved, rather than
-    reporting 0."""
-    total = 0
-    sessions = 0
-    for client in (remotion._s3, remotion._lambda):
-        assert client is not None, "use inside 'async with RemotionLambda()'"
-        http = client._endpoint.http_session
-        for session in (http._sessions or {}).values():
-            sessions += 1
-            total += len(session.connector._acquired)
-    assert sessions >= 1, "found no aiohttp session: aiobotocore internals changed?"
-    reader = remotion._reader  # the lean progress.json reader, if on
-    if reader is not None and reader._http is not None:
-        total += len(reader._http.connector._acquired)
-    return total
+    """Connections the client's transport holds acquired (not idle in a pool): its
+    public signal (which fails loudly if aiobotocore's internals moved)."""
+    return remotion.transport.connections_in_use()

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import pytest
 
-from aioremotion import RemotionLambda
+from aioremotion import RemotionLambda, ThrottleRetry
 from aioremotion.emulator import RemotionEmulator
 from aioremotion.errors import (
     ConcurrencyLimitError,
@@ -80,7 +80,7 @@ async def case(emulator: RemotionEmulator, *, clock: Callable[[], float] | None 
             # still usable: an S3 read and a Lambda invoke
             with anyio.fail_after(30):
                 assert await remotion.function_version()
-                await remotion.s3.list_objects_v2(Bucket=emulator.bucket, MaxKeys=1)
+                await remotion.transport.list_objects(emulator.bucket, "sites/")
 
 
 def one_terminal(events: list[Progress | Done | Failed]) -> Done | Failed:
@@ -104,9 +104,11 @@ async def test_start_throttled_is_retried_and_starts_once(emulator: RemotionEmul
 
 async def test_start_throttled_for_good_is_a_typed_error(emulator: RemotionEmulator) -> None:
     emulator.faults.throttle_next(50, routines={"start"})
-    async with case(emulator) as c:
+    budget = ThrottleRetry(attempts=6, base_s=0.01, cap_s=0.05)
+    async with case(emulator, throttle_retry=budget) as c:
         with pytest.raises(ConcurrencyLimitError, match="nothing was started"):
             await c.start()
+        assert c.aws_lambda.count(method="POST", status=429) == 6  # one retry layer
         emulator.faults.throttles = 0
     assert emulator.functions is not None and emulator.functions.renders_started == 0
 

@@ -181,12 +181,14 @@ async def test_batch_requires_async_with() -> None:
 
 
 async def test_a_batch_retries_starts_that_aws_kept_throttling() -> None:
-    """The client gives up after its own attempts; the batch tries again later, because a
-    throttled start never ran. Nothing is lost and nothing starts twice."""
+    """At an account limit the batch sends each throttled start again (one retry layer,
+    the batch's), because a throttled start never ran. Nothing is lost and nothing
+    starts twice."""
     config = EmulatorConfig(progress_write_interval_s=0.02, account_concurrency=3,
                             frame_cost_ms=1)
     async with RemotionEmulator(config=config) as emulator:
-        async with emulator.client(throttle_retry=ThrottleRetry(attempts=1)) as remotion:
+        budget = ThrottleRetry(attempts=40, base_s=0.01, cap_s=0.2)
+        async with emulator.client(throttle_retry=budget) as remotion:
             with anyio.fail_after(120):
                 results = await render_many(remotion, jobs(emulator, 6),
                                             max_concurrent_starts=6, watch_options=FAST)

@@ -177,10 +177,10 @@ async def test_watch_uses_conditional_gets(emulator: RemotionEmulator) -> None:
     emulator.faults.stall_launch()
     async with emulator.client() as remotion:
         handle = await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
-        first = await remotion.read_progress_file(handle)
+        first = await remotion.progress_reader.read(handle)
         with anyio.fail_after(10):
             while True:
-                again = await remotion.read_progress_file(handle, if_none_match=first.etag)
+                again = await remotion.progress_reader.read(handle, if_none_match=first.etag)
                 if again.not_modified:
                     break
                 first = again
@@ -304,14 +304,15 @@ async def test_a_long_render_costs_a_few_reads_in_simulated_time() -> None:
         await anyio.sleep(seconds / speed)
 
     async with RemotionEmulator(config=config) as emulator, emulator.client() as remotion:
-        original = remotion.read_progress_file
+        reader = remotion.progress_reader
+        original = reader.read
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             nonlocal reads
             reads += 1
             return await original(*args, **kwargs)
 
-        remotion.read_progress_file = counted  # type: ignore[method-assign]
+        reader.read = counted  # type: ignore[method-assign]
         # 4 chunks of 185 frames at 300 ms: about 60 s of Lambda time
         handle = await remotion.render_media(serve_url=emulator.serve_url, frames_per_lambda=185,
                                              force_duration_in_frames=740, **HELLO)

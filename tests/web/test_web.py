@@ -53,25 +53,15 @@ def web_config(emulator: RemotionEmulator, **changes: Any) -> WebConfig:
 
 
 class Calls:
-    """Counts every AWS request the app's client sends (Lambda and S3) and every
-    invocation the emulator receives."""
+    """Counts every AWS call the app's client makes (its transport counts them, lean
+    progress reads included) and every invocation the emulator receives."""
 
     def __init__(self, emulator: RemotionEmulator, remotion: RemotionLambda) -> None:
         self.emulator = emulator
-        self.s3 = 0
-        self.lambda_ = 0
+        self.calls = remotion.transport.calls  # type: ignore[attr-defined]
 
-        def count_s3(**_: Any) -> None:
-            self.s3 += 1
-
-        def count_lambda(**_: Any) -> None:
-            self.lambda_ += 1
-
-        remotion.s3.meta.events.register("before-send.s3", count_s3)
-        remotion.lambda_client.meta.events.register("before-send.lambda", count_lambda)
-
-    def snapshot(self) -> tuple[int, int, int]:
-        return self.s3, self.lambda_, len(self.emulator.server.invocations)
+    def snapshot(self) -> tuple[int, int]:
+        return sum(self.calls.values()), len(self.emulator.server.invocations)
 
 
 @asynccontextmanager

@@ -46,7 +46,7 @@ import aiohttp
 import yarl
 from botocore.exceptions import ClientError
 
-from .errors import CredentialsMissingError
+from ..errors import CredentialsMissingError
 
 __all__ = [
     "EMPTY_SHA256",
