@@ -68,7 +68,7 @@ _EXPORTS: dict[str, str] = {
     "WatchError": "watching",
     "watch": "watching",
     "wait": "watching",
-    "render": "watching",
+    "render": "shortcuts",
     "Batch": "fanout",
     "BatchFailed": "fanout",
     "BatchObserver": "fanout",
@@ -192,4 +192,5 @@ if TYPE_CHECKING:
     from .protocol.progress import RenderProgress
     from .retry import ThrottleRetry
     from .schedule import PollPolicy
-    from .watching import WatchError, WatchOptions, render, wait, watch
+    from .shortcuts import render
+    from .watching import WatchError, WatchOptions, wait, watch

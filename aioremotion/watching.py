@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -55,7 +55,7 @@ from .protocol.watch import (
 if TYPE_CHECKING:
     from .client import RemotionLambda
 
-__all__ = ["METADATA_GRACE_MS", "WatchError", "WatchOptions", "render", "wait", "watch"]
+__all__ = ["METADATA_GRACE_MS", "WatchError", "WatchOptions", "wait", "watch"]
 
 #: Deprecated alias of :data:`~aioremotion.protocol.watch.Via`.
 Source = Via
@@ -209,40 +209,3 @@ async def wait(
         if on_progress is not None:
             on_progress(event)
     raise WatchError(f"watching {handle.render_id} ended without an outcome", render=handle)
-
-
-async def render(
-    options: Mapping[str, Any] | None = None,
-    /,
-    *,
-    client: RemotionLambda | None = None,
-    watch_options: WatchOptions | None = None,
-    on_progress: Callable[[Progress], Any] | None = None,
-    **render_options: Any,
-) -> Done:
-    """Start a render and wait for it, in one await (for scripts and notebooks).
-
-    Uses ``client`` or a :class:`~aioremotion.RemotionLambda` configured from the
-    environment. Raises :class:`RenderFailed` when the render fails. In a Jupyter cell
-    (top-level ``await`` works there) a live progress bar is shown, and the returned
-    :class:`Done` displays as the video itself when it was rendered locally.
-
-    Example::
-
-        done = await aioremotion.render(serve_url="my-site", composition="HelloWorld",
-                                        codec="h264", input_props={"title": "Hi"})
-        print(done.url)
-    """
-    if client is None:
-        from .client import RemotionLambda
-
-        async with RemotionLambda() as own:
-            return await render(options, client=own, watch_options=watch_options,
-                                on_progress=on_progress, **render_options)
-    if on_progress is None:
-        from .notebook import LiveProgress, in_notebook
-
-        if in_notebook():
-            on_progress = LiveProgress()
-    handle = await client.render_media(options, **render_options)
-    return await wait(client, handle, watch_options, on_progress=on_progress)

@@ -24,18 +24,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "aioremotion"
 
-#: Modules other engineers are rewriting right now; a cycle among them alone is theirs.
-IN_REWRITE = ("aioremotion.client", "aioremotion.watching", "aioremotion.fanout",
-              "aioremotion.transport")
-
-#: Cycles known today, each confined to modules under rewrite (see IN_REWRITE), as the
-#: set of modules of its strongly connected component.
-KNOWN_CYCLES = (
-    # client.RemotionLambda.watch()/.wait() import watching in the function, and
-    # watching.render() imports client.RemotionLambda in the function.
-    frozenset({"aioremotion.client", "aioremotion.watching"}),
-)
-
 #: What the pure core may import from the rest of the package.
 PROTOCOL_MAY_IMPORT = ("aioremotion.protocol", "aioremotion.errors")
 #: Libraries the pure core never imports (it does no I/O).
@@ -45,7 +33,6 @@ MAX_LINES = 600
 #: Modules longer than MAX_LINES today, owned elsewhere; a module not listed here must
 #: stay under the limit.
 LONG_MODULES = {
-    "aioremotion/client.py",  # being rewritten (transport)
     "aioremotion/cli/_batch.py",
     "aioremotion/protocol/options.py",
     "aioremotion/protocol/progress.py",
@@ -195,10 +182,6 @@ def describe(component: frozenset[str], edges: dict[str, dict[str, int]]) -> str
     raise AssertionError(f"no cycle through {start}")  # pragma: no cover
 
 
-def in_rewrite(module: str) -> bool:
-    return any(module == owner or module.startswith(owner + ".") for owner in IN_REWRITE)
-
-
 # -- the tests -------------------------------------------------------------------------------
 
 
@@ -218,25 +201,6 @@ def test_the_graph_sees_module_and_function_level_imports_only() -> None:
 
 
 def test_no_import_cycles() -> None:
-    edges = graph()
-    cycles = [component for component in strongly_connected(edges)
-              if component not in KNOWN_CYCLES]
-    assert not cycles, "import cycles:\n" + "\n".join(describe(c, edges) for c in cycles)
-
-
-def test_known_cycles_stay_among_the_modules_under_rewrite() -> None:
-    for component in KNOWN_CYCLES:
-        assert all(in_rewrite(module) for module in component), sorted(component)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="aioremotion.client -> aioremotion.watching -> aioremotion.client (function-level "
-           "imports: RemotionLambda.watch()/wait() and watching.render()); client.py and "
-           "watching.py are being rewritten elsewhere. Remove this mark and KNOWN_CYCLES "
-           "once the cycle is gone.",
-)
-def test_no_import_cycles_in_the_modules_under_rewrite() -> None:
     edges = graph()
     cycles = strongly_connected(edges)
     assert not cycles, "import cycles:\n" + "\n".join(describe(c, edges) for c in cycles)

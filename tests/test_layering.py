@@ -17,7 +17,10 @@ PLUMBING = ("s3", "lambda_client", "limiter", "throttle_listeners", "throttled_i
 #: Where AWS libraries may be imported: the transport, the session helpers, log redaction,
 #: the emulator (an AWS stand-in itself) and the CLI's download of a finished output over
 #: plain HTTP (its failures become CliError).
-MAY_IMPORT_AWS = ("transport/", "_aws.py", "_redact.py", "testing/", "cli/_common.py")
+#: The transport and its helpers speak to AWS; the emulator and the test kit are the AWS
+#: side (servers and proxies) and use aiohttp and botocore as such.
+MAY_IMPORT_AWS = ("transport/", "_aws.py", "_redact.py", "testing/", "emulator/",
+                  "cli/_common.py")
 
 
 def test_the_client_is_small_and_has_no_plumbing() -> None:

@@ -11,7 +11,7 @@ import pytest
 from aioremotion.emulator import RemotionEmulator
 from aioremotion.events import Done, Failed, Progress
 from aioremotion.notebook import LiveProgress, in_notebook
-from aioremotion.watching import render
+from aioremotion.shortcuts import render
 
 from .test_watch import FAST
 

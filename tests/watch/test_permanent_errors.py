@@ -45,6 +45,19 @@ async def test_watch_on_a_missing_bucket_ends_within_5_s(emulator: RemotionEmula
     assert events == []
 
 
+async def test_watch_by_render_id_on_a_missing_bucket_ends_within_5_s(
+    emulator: RemotionEmulator,
+) -> None:
+    """The form a web worker has: a render id and a bucket name from a request."""
+    async with emulator.client() as remotion:
+        with anyio.fail_after(5), pytest.raises(BucketNotFoundError):
+            async for _ in watch(remotion, "abcdef1234", FAST,
+                                 bucket_name="remotionlambda-gone"):
+                pass
+        with anyio.fail_after(5), pytest.raises(BucketNotFoundError):
+            await remotion.wait("abcdef1234", FAST, bucket_name="remotionlambda-gone")
+
+
 @pytest.mark.parametrize(
     ("status", "code", "expected"),
     [(403, "AccessDenied", AccessDeniedError), (400, "ExpiredToken", CredentialsExpiredError)],

@@ -17,7 +17,8 @@ from aioremotion.errors import InvalidOptionsError
 from aioremotion.events import Done, Failed, Progress, RenderEvent, RenderFailed
 from aioremotion.protocol.naming import speculate_function_name
 from aioremotion.schedule import PollPolicy
-from aioremotion.watching import WatchOptions, render, wait, watch
+from aioremotion.shortcuts import render
+from aioremotion.watching import WatchOptions, wait, watch
 
 FAST = WatchOptions(policy=PollPolicy(first_delay_s=0.01, floor_s=0.01, base_s=0.02,
                                       cap_s=0.1, near_finish_s=0.01))
