@@ -101,8 +101,10 @@ class RemotionLambda:
             may take to answer (default 930 s), whether missing credentials fail on entry,
             whether progress.json is read with the lean signed GET (see
             :class:`~aioremotion.transport.aws.AiobotocoreTransport`).
-        clock, sleep, rng: ms since the epoch, the sleep of throttle backoff and its jitter
-            (injectable for tests).
+        wall_clock_ms, sleep, rng: the wall clock in ms since the epoch (the clock of
+            progress.json's timestamps; watchers pace themselves on a monotonic ``clock``
+            in seconds), the sleep of throttle backoff and its jitter (injectable for
+            tests).
     """
 
     def __init__(
@@ -121,7 +123,7 @@ class RemotionLambda:
         lambda_read_timeout_s: float | None = None,
         s3_max_attempts: int = 3,
         fast_progress_reads: bool | None = None,
-        clock: Callable[[], float] | None = None,
+        wall_clock_ms: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -145,7 +147,7 @@ class RemotionLambda:
         self._transport: Transport = transport or AiobotocoreTransport(
             self.settings, session=session, check_credentials=check_credentials,
             fast_reads=fast_progress_reads)
-        self._clock = clock or (lambda: time.time() * 1000)
+        self._clock = wall_clock_ms or (lambda: time.time() * 1000)
         self._sleep = sleep or anyio.sleep
         self._invoker = Invoker(self._transport, retry=self.throttle_retry,
                                 sleep=lambda seconds: self._sleep(seconds), rng=rng)
@@ -265,7 +267,7 @@ class RemotionLambda:
         return RenderHandle(
             render_id=render_id, bucket_name=bucket_name, region=self.region,
             function_name=function_name, function_timeout_ms=spec.timeout_ms if spec else None,
-            memory_mb=spec.memory_mb if spec else None,
+            function_memory_mb=spec.memory_mb if spec else None,
             renderer_function_name=opts.renderer_function_name,
             out_bucket=output.bucket_name, out_key=output.key,
             cancellation_enabled=opts.enable_cancellation, started_at_ms=self.now_ms())

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from .errors import InvalidReplyError
@@ -47,10 +47,13 @@ class RenderHandle(_Value):
     bucket_name: str
     region: str
     function_name: str
-    #: The function's timeout; read from its name when not given.
+    #: The function's timeout and memory as given (``None``: read from its name); the
+    #: properties :attr:`timeout_ms` and :attr:`memory_mb` always have a value.
     function_timeout_ms: int | None = None
-    #: The function's memory; read from its name when not given.
-    memory_mb: int | None = None
+    #: (Serialised handles of earlier releases call it ``memoryMb``; still read.)
+    function_memory_mb: int | None = Field(
+        default=None, validation_alias=AliasChoices(
+            "function_memory_mb", "functionMemoryMb", "memory_mb", "memoryMb"))
     renderer_function_name: str | None = None
     #: Where the output will be, when known at start (custom out names may differ).
     out_bucket: str | None = None
@@ -68,10 +71,10 @@ class RenderHandle(_Value):
         return spec.timeout_ms if spec else 900_000
 
     @property
-    def function_memory_mb(self) -> int:
+    def memory_mb(self) -> int:
         """The function memory in MB (from the name when not set; 2048 if unknown)."""
-        if self.memory_mb is not None:
-            return self.memory_mb
+        if self.function_memory_mb is not None:
+            return self.function_memory_mb
         spec = parse_function_name(self.function_name)
         return spec.memory_mb if spec else 2048
 
@@ -90,7 +93,7 @@ class RenderHandle(_Value):
             region=self.region,
             function_name=self.function_name,
             timeout_ms=self.timeout_ms,
-            memory_mb=self.function_memory_mb,
+            memory_mb=self.memory_mb,
         )
 
     @property

@@ -87,7 +87,7 @@ class ProgressReader:
         context = ProgressContext(
             render_id=render.render_id, bucket_name=render.bucket_name, region=render.region,
             function_name=render.function_name, timeout_ms=render.timeout_ms,
-            memory_mb=render.function_memory_mb,
+            memory_mb=render.memory_mb,
         )
         result = compute_render_progress(file, context, now_ms=now)
         if isinstance(result, OutputHeadRequest):

@@ -66,7 +66,7 @@ async def case(emulator: RemotionEmulator, *, clock: Callable[[], float] | None 
             FaultyProxy(emulator.lambda_endpoint) as aws_lambda:
         options: dict[str, Any] = {"s3_max_attempts": 1, **client_options}
         if clock is not None:
-            options["clock"] = clock
+            options["wall_clock_ms"] = clock
         async with emulator.client(endpoint_urls={"lambda": aws_lambda.endpoint_url,
                                                   "s3": s3.endpoint_url},
                                    **options) as remotion:

@@ -135,7 +135,7 @@ async def test_launch_that_dies_before_metadata_is_a_timeout(
 ) -> None:
     emulator.faults.crash_launch_before_metadata()
     ahead = 10 * 60 * 1000  # the client's clock runs 10 minutes ahead: past any timeout
-    async with emulator.client(clock=lambda: time.time() * 1000 + ahead) as remotion:
+    async with emulator.client(wall_clock_ms=lambda: time.time() * 1000 + ahead) as remotion:
         handle = await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
         with anyio.fail_after(30):
             await emulator.wait_for_stall(handle.render_id)
@@ -148,7 +148,7 @@ async def test_launch_that_dies_before_metadata_is_a_timeout(
 async def test_stitch_timeout_is_reported(emulator: RemotionEmulator) -> None:
     emulator.faults.stall_launch()
     ahead = 10 * 60 * 1000
-    async with emulator.client(clock=lambda: time.time() * 1000 + ahead) as remotion:
+    async with emulator.client(wall_clock_ms=lambda: time.time() * 1000 + ahead) as remotion:
         handle = await remotion.render_media(serve_url=emulator.serve_url, **HELLO)
         with anyio.fail_after(30):
             while (await remotion.get_progress(handle)).render_metadata is None:

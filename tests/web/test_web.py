@@ -202,7 +202,7 @@ async def test_a_launch_that_died_before_its_metadata_is_an_error(
     the render's main function died (a watcher would say the same)."""
     emulator.faults.crash_launch_before_metadata()
     ahead = 10 * 60 * 1000  # the client's clock runs 10 minutes ahead: past any timeout
-    async with emulator.client(clock=lambda: time.time() * 1000 + ahead) as remotion:
+    async with emulator.client(wall_clock_ms=lambda: time.time() * 1000 + ahead) as remotion:
         app = create_app(web_config(emulator), client=remotion)
         async with asgi_client(app) as http:
             seen = await poll_until_finished(http, await start(http))
