@@ -9,7 +9,6 @@ the local emulator is reached.
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
+from . import environment
 from .errors import CredentialsMissingError, InvalidOptionsError
 
 #: Lambda invokes need read timeouts at least the function timeout (up to 900 s).
@@ -51,19 +51,14 @@ class AwsSettings:
 
 def region_from_environment() -> str | None:
     """The region set in the environment, Remotion's variable first."""
-    for name in ("REMOTION_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
+    return environment.setting("region")
 
 
 def make_session(environ: Mapping[str, str] | None = None) -> AioSession:
     """An aiobotocore session with Remotion's credential variables applied."""
-    env = os.environ if environ is None else environ
-    key = env.get("REMOTION_AWS_ACCESS_KEY_ID")
-    secret = env.get("REMOTION_AWS_SECRET_ACCESS_KEY")
-    profile = env.get("REMOTION_AWS_PROFILE")
+    key = environment.setting("access_key_id", environ)
+    secret = environment.setting("secret_access_key", environ)
+    profile = environment.setting("profile", environ)
     if bool(key) != bool(secret):
         missing = "REMOTION_AWS_SECRET_ACCESS_KEY" if key else "REMOTION_AWS_ACCESS_KEY_ID"
         raise InvalidOptionsError(
@@ -73,7 +68,7 @@ def make_session(environ: Mapping[str, str] | None = None) -> AioSession:
     if profile and not key:
         session.set_config_variable("profile", profile)
     if key and secret:
-        session.set_credentials(key, secret, env.get("REMOTION_AWS_SESSION_TOKEN") or None)
+        session.set_credentials(key, secret, environment.setting("session_token", environ))
     return session
 
 

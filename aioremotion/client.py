@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -26,7 +25,7 @@ import anyio
 from aiobotocore.session import AioSession
 from typing_extensions import Unpack
 
-from . import _redact
+from . import _redact, environment
 from ._aws import AwsSettings, region_from_environment
 from .buckets import RenderBuckets
 from .errors import InvalidOptionsError, InvalidReplyError, RemotionError, RemotionFunctionError
@@ -134,7 +133,7 @@ class RemotionLambda:
         self.region = check_region(resolved)
         self.remotion_version = remotion_version
         self.function_name = check_function_name(
-            function_name or os.environ.get("REMOTION_FUNCTION_NAME")
+            function_name or environment.setting("function_name")
             or speculate_function_name(version=remotion_version, memory_mb=DEFAULT_MEMORY_MB,
                                        disk_mb=DEFAULT_DISK_MB, timeout_s=DEFAULT_TIMEOUT_S))
         timeout = {} if lambda_read_timeout_s is None else {

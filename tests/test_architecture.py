@@ -253,3 +253,24 @@ def test_lazy_exports_resolve(package: str) -> None:
         [*module._EXPORTS, *(["__version__"] if package == "aioremotion" else [])])
     for name in module.__all__:
         assert getattr(module, name) is not None, name
+
+
+#: Modules that may read ``os.environ`` directly: the one configuration module, the
+#: emulator and test kit (which set up environments for others), and ``serve --local``
+#: (which lays the emulator's variables over the process's before reading them).
+MAY_READ_ENVIRON = ("aioremotion/environment.py", "aioremotion/emulator/",
+                    "aioremotion/testing/", "aioremotion/cli/_serve.py")
+
+
+def test_configuration_is_read_in_one_module() -> None:
+    """Every environment variable is read through aioremotion.environment (one table)."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith(MAY_READ_ENVIRON):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "os" and node.attr in ("environ", "getenv")):
+                offenders.append(f"{relative}:{node.lineno}")
+    assert not offenders, offenders

@@ -30,5 +30,6 @@ def test_doctests_pass() -> None:
                "--doctest-modules", "aioremotion/protocol", "aioremotion/errors.py",
                "aioremotion/handles.py", "aioremotion/events.py", "aioremotion/schedule.py",
                "aioremotion/retry.py", "aioremotion/transport/errors.py", "aioremotion/web",
+               "aioremotion/environment.py",
                "aioremotion/emulator/media")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -48,6 +48,7 @@ from typing import IO, Any
 
 from pydantic.alias_generators import to_camel
 
+from .. import environment
 from ..errors import InvalidOptionsError
 from ..events import Done, Failed, Progress
 from ..fanout import Batch, BatchObserver, Job, JobResult
@@ -554,8 +555,8 @@ async def reconcile(client: Any, plan: _Plan, jobs: list[BatchJob],
     buckets = {s.handle.bucket_name for s in saved.jobs.values() if s.handle is not None}
     buckets.update(b for index in [*plan.unknown, *plan.suspect]
                    if (b := options[index].force_bucket_name) is not None)
-    if os.environ.get("REMOTION_BUCKET"):
-        buckets.add(os.environ["REMOTION_BUCKET"])
+    if (bucket := environment.setting("bucket_name")) is not None:
+        buckets.add(bucket)
     if not buckets:
         buckets.update(await client.remotion_buckets())
     tokens = {token for token, _ in plan.unknown.values()}
@@ -588,7 +589,7 @@ async def batch_command(args: argparse.Namespace) -> int:
                                                    f"{args.concurrency}")])
     jobs = load_jobs(args.jobs)
     defaults = {"serve_url": default_serve_url(args),
-                "composition": args.composition or os.environ.get("REMOTION_COMPOSITION")
+                "composition": args.composition or environment.setting("composition")
                 or None,
                 "codec": args.codec}
     check_jobs(jobs, defaults)  # every line checked before anything starts

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 
+from .. import environment
 from ..errors import InvalidOptionsError, RemotionError
 from ..protocol.nesting import JsonTooDeepError, parse_json
 
@@ -104,7 +104,7 @@ def default_serve_url(args: argparse.Namespace) -> str | None:
         return explicit
     if getattr(args, "local", False):
         return LOCAL_SERVE_URL_PLACEHOLDER
-    return os.environ.get("REMOTION_SERVE_URL") or None
+    return environment.setting("serve_url")
 
 
 @asynccontextmanager
@@ -120,7 +120,7 @@ async def open_target(args: argparse.Namespace, *, real_default: bool = True,
     serve_url: str | None = getattr(args, "serve_url", None)
     if not getattr(args, "local", False):
         async with RemotionLambda(region=region, function_name=function_name) as client:
-            yield Target(client, serve_url or os.environ.get("REMOTION_SERVE_URL") or None)
+            yield Target(client, serve_url or environment.setting("serve_url"))
         return
 
     try:

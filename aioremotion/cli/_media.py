@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import environment
 from ..errors import InvalidOptionsError
 from ..events import Done, Failed
 from ..handles import RenderHandle
@@ -104,7 +104,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _composition(args: argparse.Namespace) -> str | None:
-    value: str | None = args.composition or os.environ.get("REMOTION_COMPOSITION") or None
+    value: str | None = args.composition or environment.setting("composition")
     return value
 
 
@@ -263,7 +263,7 @@ async def still_command(args: argparse.Namespace) -> int:
 
 async def watch_command(args: argparse.Namespace) -> int:
     """``aioremotion watch``: follow an existing render."""
-    bucket = args.bucket or os.environ.get("REMOTION_BUCKET")
+    bucket = args.bucket or environment.setting("bucket_name")
     if not bucket:
         raise InvalidOptionsError(
             [("bucket_name", "is required: pass --bucket (the bucketName the render call "

@@ -9,6 +9,7 @@ import sys
 from contextlib import AsyncExitStack
 from typing import Any
 
+from .. import environment
 from ._common import EXIT_OK, CliError
 
 __all__ = ["add_parsers"]
@@ -97,7 +98,7 @@ async def serve_command(args: argparse.Namespace) -> int:
             emulator = await stack.enter_async_context(
                 RemotionEmulator(config=EmulatorConfig(real_encoding=args.real)))
             client = await stack.enter_async_context(emulator.client())
-            composition = os.environ.get("REMOTION_COMPOSITION") or "HelloWorld"
+            composition = environment.setting("composition") or "HelloWorld"
             config = WebConfig.from_env({**os.environ, **emulator.env},
                                         composition=composition)
             app = create_app(config, client=client)

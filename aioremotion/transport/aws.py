@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -29,7 +28,7 @@ import anyio
 from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
 
-from .. import _redact
+from .. import _redact, environment
 from .._aws import AwsSettings, ensure_credentials, lambda_config, make_session, s3_config
 from ..errors import BucketNotFoundError, ObjectNotFoundError, WrongRegionError
 from ._s3_get import S3ObjectReader
@@ -47,8 +46,6 @@ from .errors import MAPPED_EXCEPTIONS, RequestContext, error_from_exception
 
 __all__ = ["AiobotocoreTransport"]
 
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                    "all_proxy")
 _DELETE_SETTING = {"ownership-controls": "delete_bucket_ownership_controls",
                    "public-access-block": "delete_public_access_block"}
 
@@ -134,11 +131,11 @@ class AiobotocoreTransport:
         """
         enabled = self._fast_reads
         if enabled is None:
-            enabled = os.environ.get("AIOREMOTION_FAST_S3", "1").lower() not in ("0", "false")
+            enabled = not environment.is_off(environment.setting("fast_s3_reads"))
         style = self.settings.s3_addressing_style
         if not enabled or style not in ("auto", "path", "virtual"):
             return None
-        if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        if environment.setting("proxy") is not None:
             return None
         resolved = str(self._s3.meta.endpoint_url).rstrip("/")
         explicit = self.settings.endpoint_urls.get("s3")
@@ -155,7 +152,7 @@ class AiobotocoreTransport:
             session, region=self.region, endpoint_url=endpoint, addressing_style=style,
             max_connections=self.settings.max_pool_connections,
             connect_timeout_s=self.settings.connect_timeout_s, read_timeout_s=60,
-            ca_bundle=os.environ.get("AWS_CA_BUNDLE") or None,
+            ca_bundle=environment.setting("ca_bundle"),
         )
 
     def _client(self, service: str) -> Any:

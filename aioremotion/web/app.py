@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -73,6 +72,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .. import environment
 from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
 from ..events import Done, Failed, Progress
@@ -358,12 +358,9 @@ class RemotionWeb:
         """The template's checks, before any AWS call."""
         if not self.credential_guard:
             return
-        env = os.environ
-        if not env.get("AWS_ACCESS_KEY_ID") and not env.get("REMOTION_AWS_ACCESS_KEY_ID"):
+        if environment.setting("any_access_key_id") is None:
             raise ApiError(500, MISSING_KEY_MESSAGE)
-        if not env.get("AWS_SECRET_ACCESS_KEY") and not env.get(
-            "REMOTION_AWS_SECRET_ACCESS_KEY"
-        ):
+        if environment.setting("any_secret_access_key") is None:
             raise ApiError(500, MISSING_SECRET_MESSAGE)
 
     def _may_discover(self) -> bool:

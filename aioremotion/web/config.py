@@ -17,12 +17,12 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, Final
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from .. import environment
 from ..errors import InvalidOptionsError
 from ..protocol.constants import (
     DEFAULT_REMOTION_VERSION,
@@ -50,23 +50,11 @@ TEMPLATE_TIMEOUT_S = 240
 #: validated like arguments: numbers and booleans (``0``/``1``, ``true``/``false``,
 #: ``yes``/``no``) from text, lists comma-separated.
 ENVIRONMENT: Final[Mapping[str, tuple[str, ...]]] = {
-    "region": ("REMOTION_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
-    "serve_url": ("REMOTION_SERVE_URL",),
-    "site_name": ("SITE_NAME", "REMOTION_SITE_NAME"),
-    "function_name": ("REMOTION_FUNCTION_NAME",),
-    "ram_mb": ("REMOTION_RAM",),
-    "disk_mb": ("REMOTION_DISK",),
-    "timeout_s": ("REMOTION_TIMEOUT",),
-    "remotion_version": ("REMOTION_VERSION",),
-    "composition": ("REMOTION_COMPOSITION",),
-    "allowed_compositions": ("REMOTION_COMPOSITIONS",),
-    "frames_per_lambda": ("REMOTION_FRAMES_PER_LAMBDA",),
-    "bucket_name": ("REMOTION_BUCKET",),
-    "allowed_buckets": ("REMOTION_ALLOWED_BUCKETS",),
-    "webhook_secret": ("REMOTION_WEBHOOK_SECRET",),
-    "webhook_url": ("REMOTION_WEBHOOK_URL",),
-    "credential_guard": ("REMOTION_CREDENTIAL_GUARD",),
-    "max_body_bytes": ("REMOTION_MAX_BODY_BYTES",),
+    name: environment.VARIABLES[name] for name in (
+        "region", "serve_url", "site_name", "function_name", "ram_mb", "disk_mb",
+        "timeout_s", "remotion_version", "composition", "allowed_compositions",
+        "frames_per_lambda", "bucket_name", "allowed_buckets", "webhook_secret",
+        "webhook_url", "credential_guard", "max_body_bytes")
 }
 
 _POSITIVE_WHOLE = ("ram_mb", "disk_mb", "timeout_s", "max_body_bytes",
@@ -268,15 +256,13 @@ class WebConfig(_ValidatedModel):
 
             config = WebConfig.from_env(composition="MyComp")
         """
-        env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         source: dict[str, str] = {}
-        for setting, variables in ENVIRONMENT.items():
-            for variable in variables:
-                value = env.get(variable)
-                if value is not None and value.strip():
-                    values[setting], source[setting] = value.strip(), variable
-                    break
+        for setting in ENVIRONMENT:
+            value = environment.setting(setting, environ)
+            if value is not None:
+                values[setting] = value
+                source[setting] = environment.source(setting, environ) or setting
         try:
             return cls.model_validate({**values, **overrides})
         except InvalidOptionsError as exc:
