@@ -81,7 +81,7 @@ async def remotion(
         endpoint_urls={"lambda": lambda_server.endpoint_url, "s3": s3.endpoint_url},
         throttle_retry=ThrottleRetry(attempts=4),
         sleep=sleeps,
-        clock=lambda: 1_760_000_008_000,
+        wall_clock_ms=lambda: 1_760_000_008_000,
     ) as client:
         yield client
 

@@ -238,7 +238,7 @@ async def progress_client(
     s3: S3Server, lam: LambdaApiServer, now: int
 ) -> RemotionLambda:
     return RemotionLambda(region=REGION, function_name=FUNCTION,
-                          endpoint_urls=endpoints(s3, lam), clock=lambda: now)
+                          endpoint_urls=endpoints(s3, lam), wall_clock_ms=lambda: now)
 
 
 async def test_progress_from_s3_matches_the_status_lambda(

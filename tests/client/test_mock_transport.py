@@ -34,7 +34,7 @@ PROGRESS = {"framesRendered": 12, "chunks": [0], "lambdasInvoked": 2,
 def client(mock: MockTransport, sleeps: SleepRecorder | None = None,
            **kwargs: Any) -> RemotionLambda:
     return RemotionLambda(region=REGION, function_name=FUNCTION, transport=mock,
-                          sleep=sleeps or SleepRecorder(), clock=lambda: 1_760_000_008_000,
+                          sleep=sleeps or SleepRecorder(), wall_clock_ms=lambda: 1_760_000_008_000,
                           **kwargs)
 
 
