@@ -30,14 +30,16 @@ PROTOCOL_MAY_IMPORT = ("aioremotion.protocol", "aioremotion.errors")
 PROTOCOL_MUST_NOT_IMPORT = ("aiobotocore", "botocore", "anyio", "asyncio", "aiohttp")
 
 MAX_LINES = 600
-#: Modules longer than MAX_LINES today, owned elsewhere; a module not listed here must
-#: stay under the limit.
+#: Modules allowed past MAX_LINES, each for the reason given; any other must stay under.
 LONG_MODULES = {
-    "aioremotion/cli/_batch.py",
+    # One Remotion API each, field by field against its docs: splitting a model from its
+    # checks would scatter one spec (the error translation already lives apart).
     "aioremotion/protocol/options.py",
+    # One algorithm: Remotion's getProgress, ported step by step with its constants.
     "aioremotion/protocol/progress.py",
+    # Every reply shape of the function (invoke, errors, the still stream) and the
+    # explanations Remotion attaches to known failures, kept next to each other.
     "aioremotion/protocol/replies.py",
-    "aioremotion/web/app.py",
 }
 
 

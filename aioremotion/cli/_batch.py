@@ -37,23 +37,17 @@ exiting, so an interrupted batch leaves no unknown starts; only a hard kill can.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-from pydantic.alias_generators import to_camel
+from typing import Any
 
 from .. import environment
 from ..errors import InvalidOptionsError
 from ..events import Done, Failed, Progress
 from ..fanout import Batch, BatchObserver, Job, JobResult
 from ..handles import RenderHandle
-from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 from ..protocol.options import RenderMediaOptions
 from ..recovery import find_tagged_renders
 from ._common import (
@@ -65,26 +59,18 @@ from ._common import (
     open_target,
 )
 from ._display import BatchReporter, choose_mode
+from ._jobs import BatchJob, check_jobs, load_jobs
+from ._state import JobState, SavedState, StateLog, _NoState, load_state
 
 __all__ = ["BatchJob", "JobState", "SavedState", "StateLog", "add_parser", "load_jobs",
            "load_state"]
 
-STATE_VERSION = 1
 FAILED_STATUSES = ("failed", "error")
 UNKNOWN_START = (
     "an earlier run stopped during this job's start call, so the render may be running "
     "(look for a new renders/<id>/progress.json in the bucket); it was not started again: "
     "rerun with --retry-failed to start it anyway"
 )
-LOST_RECORD = (
-    "the state file lost this job's records, and no render of it was found by its tag; "
-    "it may not have been started"
-)
-#: Where a job's required fields can come from besides the job itself.
-REQUIRED_HINTS = {
-    "serve_url": "name it in the job, pass --serve-url, set REMOTION_SERVE_URL or use --local",
-    "composition": "name it in the job, pass --composition or set REMOTION_COMPOSITION",
-}
 
 
 def add_parser(sub: Any) -> None:
@@ -117,255 +103,6 @@ def add_parser(sub: Any) -> None:
                         help="JSON Lines of every job's events on stdout instead of bars")
     add_target_arguments(parser, real_default=True)
     parser.set_defaults(handler=batch_command)
-
-
-# ---------------------------------------------------------------- jobs
-
-
-@dataclass(frozen=True)
-class BatchJob:
-    """One line of the jobs file."""
-
-    index: int
-    line: int
-    key: str | None
-    raw: dict[str, Any]
-    digest: str
-
-    @property
-    def ident(self) -> str:
-        """How the state file knows the job: its key, else its line number."""
-        return f"key:{self.key}" if self.key is not None else f"line:{self.line}"
-
-    @property
-    def label(self) -> str:
-        return self.key if self.key is not None else f"line {self.line}"
-
-    @property
-    def tags(self) -> dict[str, Any]:
-        return {"key": self.key, "line": self.line}
-
-    @property
-    def job_id(self) -> str:
-        """The stable part of the job's start tags: the same in every run of the same
-        job, so a render whose record was lost can still be found."""
-        return hashlib.sha256(f"{self.ident}\0{self.digest}".encode()).hexdigest()[:12]
-
-    def options(self, defaults: dict[str, Any]) -> RenderMediaOptions:
-        """The job's options, with ``defaults`` for the fields it does not name."""
-        merged = dict(self.raw)
-        for name, value in defaults.items():
-            if value is not None and name not in merged and to_camel(name) not in merged:
-                merged[name] = value
-        return RenderMediaOptions.model_validate(merged)
-
-
-def _digest(raw: dict[str, Any]) -> str:
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def load_jobs(path: str) -> list[BatchJob]:
-    """Read and check the jobs file (raises InvalidOptionsError naming each bad line)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidOptionsError([("jobs", f"cannot read {path}: {exc.strerror or exc}")]) \
-            from None
-    jobs: list[BatchJob] = []
-    problems: list[tuple[str, str]] = []
-    keys: dict[str, int] = {}
-    for number, raw_line in enumerate(data.splitlines(), start=1):
-        try:
-            line = raw_line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append((f"line {number}", f"is not valid UTF-8 (byte "
-                                               f"0x{raw_line[exc.start]:02x} at column "
-                                               f"{exc.start + 1}): save the file as UTF-8"))
-            continue
-        if not line.strip():
-            continue
-        try:  # (a job's object may wrap input props of the deepest nesting allowed)
-            value = parse_json(line, field=f"line {number}", limit=MAX_JSON_DEPTH + 1)
-        except JsonTooDeepError as exc:
-            problems.extend(exc.problems)
-            continue
-        except json.JSONDecodeError as exc:
-            problems.append((f"line {number}", f"is not valid JSON: {exc}"))
-            continue
-        if not isinstance(value, dict):
-            problems.append((f"line {number}", "must be a JSON object of render options"))
-            continue
-        key = value.pop("key", None)
-        if key is not None:
-            if isinstance(key, bool) or not isinstance(key, (str, int)):
-                problems.append((f"line {number}: key", f"must be a string; got {key!r}"))
-                continue
-            key = str(key)
-            if key in keys:
-                problems.append((f"line {number}: key",
-                                 f"{key!r} is also the key of line {keys[key]}"))
-                continue
-            keys[key] = number
-        jobs.append(BatchJob(index=len(jobs), line=number, key=key, raw=value,
-                             digest=_digest(value)))
-    if problems:
-        raise InvalidOptionsError(problems)
-    if not jobs:
-        raise InvalidOptionsError([("jobs", f"{path} holds no jobs")])
-    return jobs
-
-
-def check_jobs(jobs: list[BatchJob], defaults: dict[str, Any]) -> list[RenderMediaOptions]:
-    """Every job's options, or one InvalidOptionsError listing every problem by line."""
-    options: list[RenderMediaOptions] = []
-    problems: list[tuple[str, str]] = []
-    for job in jobs:
-        try:
-            options.append(job.options(defaults))
-        except InvalidOptionsError as exc:
-            where = f"line {job.line}" + (f" ({job.key})" if job.key is not None else "")
-            for name, message in exc.problems:
-                if message == "is required" and name in REQUIRED_HINTS:
-                    message = f"is required: {REQUIRED_HINTS[name]}"
-                problems.append((f"{where}: {name}", message))
-    if problems:
-        raise InvalidOptionsError(problems)
-    return options
-
-
-# ---------------------------------------------------------------- state
-
-
-@dataclass
-class JobState:
-    """What the state file says about one job (its latest records)."""
-
-    digest: str | None = None
-    handle: RenderHandle | None = None
-    result: dict[str, Any] | None = None
-    #: A start call was made and its outcome never recorded (the process died in it).
-    starting: bool = False
-    #: The tag that start call put into the render's metadata (to find it again), and
-    #: when (epoch seconds).
-    token: str | None = None
-    starting_at: float | None = None
-
-
-@dataclass
-class SavedState:
-    """What a state file holds: each job's latest state, and the damage found."""
-
-    jobs: dict[str, JobState] = field(default_factory=dict)
-    #: Line numbers (from 1) of records that could not be read.
-    damaged_lines: list[int] = field(default_factory=list)
-    #: The earliest time a readable record carries (epoch seconds), if any.
-    earliest_at: float | None = None
-
-    @property
-    def damaged(self) -> bool:
-        return bool(self.damaged_lines)
-
-    def describe_damage(self, path: Path) -> str:
-        lines = ", ".join(str(n) for n in self.damaged_lines[:5])
-        more = ", ..." if len(self.damaged_lines) > 5 else ""
-        return (f"{path} has {len(self.damaged_lines)} unreadable record(s) (line "
-                f"{lines}{more}; a crash while writing, a truncated copy or an edit); "
-                "the readable records are used, and jobs left without a record are "
-                "looked up by their tag before any is started")
-
-
-def load_state(path: Path) -> SavedState:
-    """Read a state file. Never fails on its content: a line that is not UTF-8, not
-    JSON or not a record is counted in ``damaged_lines`` and skipped."""
-    saved = SavedState()
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return saved
-    states = saved.jobs
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = parse_json(raw, limit=MAX_JSON_DEPTH + 8)  # (ValueError if not)
-            ident = record["job"]
-            event = record["event"]
-            at = record.get("at")
-            if isinstance(at, (int, float)):
-                saved.earliest_at = at if saved.earliest_at is None else min(
-                    saved.earliest_at, at)
-            if event == "starting":
-                states[ident] = JobState(digest=record.get("digest"), starting=True,
-                                         token=record.get("token"), starting_at=at)
-            elif event == "start-failed":
-                states[ident] = JobState()
-            elif event == "started":
-                states[ident] = JobState(
-                    digest=record.get("digest"),
-                    handle=RenderHandle.model_validate(record["render"]))
-            elif event == "finished":
-                state = states.setdefault(ident, JobState())
-                state.digest = record.get("digest", state.digest)
-                state.result = dict(record["result"])
-                state.starting = False
-            else:
-                raise ValueError(f"unknown event {event!r}")
-        except (ValueError, KeyError, TypeError, AttributeError):  # UnicodeDecodeError too
-            saved.damaged_lines.append(number)
-    return saved
-
-
-class StateLog:
-    """Appends records to the state file: each written, flushed and fsynced at once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[bytes] | None = path.open("a+b")
-        # a crash may have left a torn last line: start on a fresh one
-        self._file.seek(0, os.SEEK_END)
-        if self._file.tell() > 0:
-            self._file.seek(self._file.tell() - 1)
-            if self._file.read(1) != b"\n":
-                self._file.write(b"\n")
-
-    def append(self, record: dict[str, Any]) -> None:
-        if self._file is None:
-            return
-        self._file.write(json.dumps({"v": STATE_VERSION, "at": round(time.time(), 3),
-                                     **record}, separators=(",", ":"),
-                                    default=str).encode() + b"\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def starting(self, job: BatchJob, token: str) -> None:
-        self.append({"event": "starting", "job": job.ident, **job.tags,
-                     "digest": job.digest, "token": token})
-
-    def start_failed(self, job: BatchJob) -> None:
-        self.append({"event": "start-failed", "job": job.ident, **job.tags})
-
-    def started(self, job: BatchJob, handle: RenderHandle) -> None:
-        self.append({"event": "started", "job": job.ident, **job.tags, "digest": job.digest,
-                     "render": handle.model_dump(mode="json", by_alias=True,
-                                                 exclude_none=True)})
-
-    def finished(self, job: BatchJob, result: dict[str, Any]) -> None:
-        self.append({"event": "finished", "job": job.ident, **job.tags,
-                     "digest": job.digest, "result": result})
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-class _NoState(StateLog):
-    """State is not kept (``--local``)."""
-
-    def __init__(self) -> None:
-        self._file = None
 
 
 # ---------------------------------------------------------------- results

@@ -58,11 +58,13 @@ or pass ``client=`` a :class:`~aioremotion.RemotionLambda` you open yourself.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -75,11 +77,20 @@ from starlette.routing import BaseRoute, Route
 from .. import environment
 from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
-from ..events import Done, Failed, Progress
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id
-from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 from ..protocol.watch import progress_event
+from ._http import (
+    ApiError,
+    clip,
+    echo,
+    error_response,
+    json_type,
+    read_body,
+    read_json_object,
+    success_response,
+    template_progress,
+)
 from .config import WebConfig
 from .webhooks import SIGNATURE_HEADER, WebhookCallback, WebhookReceiver, WebhookRejected
 
@@ -88,7 +99,9 @@ __all__ = [
     "MISSING_SECRET_MESSAGE",
     "ApiError",
     "RemotionWeb",
+    "clip",
     "create_app",
+    "template_progress",
 ]
 
 logger = logging.getLogger("aioremotion.web")
@@ -113,146 +126,6 @@ BUCKET_UNKNOWN_MESSAGE = (
     "Its operator should set REMOTION_BUCKET to the name of the render bucket (the server "
     "log has the details)."
 )
-#: The most characters of a client's input an error message repeats.
-ECHO_LIMIT = 64
-#: The most characters of an error reply's message.
-MESSAGE_LIMIT = 1000
-
-
-def clip(text: str, limit: int = ECHO_LIMIT, *, quote: bool = False) -> str:
-    """``text`` cut to ``limit`` characters (saying how long it was), ``repr``-quoted with
-    ``quote``: how error messages repeat what a client sent.
-
-    >>> clip("abc", quote=True)
-    "'abc'"
-    >>> clip("x" * 100, 4)
-    'xxxx… (100 characters)'
-    >>> clip("x" * 100, 4, quote=True)
-    "'xxxx'… (100 characters)"
-    """
-    cut = len(text) > limit
-    shown = text[:limit] if cut else text
-    if quote:
-        shown = repr(shown)
-    return f"{shown}… ({len(text)} characters)" if cut else shown
-
-
-def echo(value: str) -> str:
-    """A client's ``value`` quoted for an error message: ``clip(value, quote=True)``."""
-    return clip(value, quote=True)
-
-
-class ApiError(Exception):
-    """An error answered as ``{"type":"error","message":…}`` with ``status``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(message)
-
-
-def error_response(status: int, message: str) -> JSONResponse:
-    """The template's error envelope (the message cut to ``MESSAGE_LIMIT`` characters)."""
-    return JSONResponse({"type": "error", "message": clip(message, MESSAGE_LIMIT)},
-                        status_code=status)
-
-
-def success_response(data: Any) -> JSONResponse:
-    """The template's success envelope."""
-    return JSONResponse({"type": "success", "data": data})
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
-    too_large = ApiError(413, f"The request body is larger than {limit} bytes")
-    length = request.headers.get("content-length")
-    if length is not None:
-        try:
-            declared = int(length)
-        except ValueError:
-            raise ApiError(400, f"Invalid Content-Length header: {echo(length)}") from None
-        if declared > limit:
-            raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/")
-                                            and media.endswith("+json"))
-
-
-#: The deepest request body accepted: the body object itself, then ``inputProps`` nested
-#: at most :data:`~aioremotion.protocol.nesting.MAX_JSON_DEPTH` levels.
-BODY_MAX_DEPTH = MAX_JSON_DEPTH + 1
-
-
-async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    """The request body as a JSON object: 415 when not sent as JSON, 413 when too large,
-    400 when not a JSON object or nested deeper than :data:`BODY_MAX_DEPTH` levels."""
-    content_type = request.headers.get("content-type", "")
-    if not _is_json(content_type):
-        raise ApiError(
-            415, "Send the request body as JSON with Content-Type: application/json; got "
-                 f"{clip(content_type) or 'no Content-Type'}"
-        )
-    body = await read_body(request, limit)
-    try:
-        data = parse_json(body, field="request body", limit=BODY_MAX_DEPTH)
-    except JsonTooDeepError as exc:
-        raise ApiError(400, f"The request body is nested {exc.depth} levels deep; at most "
-                            f"{exc.limit} are supported (inputProps may nest at most "
-                            f"{MAX_JSON_DEPTH} levels)") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, f"The request body must be a JSON object; got "
-                            f"{_json_type(data)}")
-    return data
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def template_progress(event: Progress | Done | Failed, *, detailed: bool = False) -> dict[str, Any]:
-    """The progress route's ``data``: the template's three shapes.
-
-    With ``detailed``, the event's camelCase extras follow the template's keys.
-
-    >>> template_progress(Progress(progress=0.5, frames_rendered=10))
-    {'type': 'progress', 'progress': 0.5}
-    >>> template_progress(Done(url="https://x/out.mp4", size=3))
-    {'type': 'done', 'url': 'https://x/out.mp4', 'size': 3}
-    >>> template_progress(Failed(message="boom"))
-    {'type': 'error', 'message': 'boom'}
-    """
-    if isinstance(event, Progress):
-        shape: dict[str, Any] = {"type": "progress", "progress": event.progress}
-    elif isinstance(event, Done):
-        shape = {"type": "done", "url": event.url, "size": event.size}
-    else:
-        shape = {"type": "error", "message": event.message}
-    if detailed:
-        return {**shape, **event.model_dump(mode="json", exclude_none=True)}
-    return shape
-
-
 class RemotionWeb:
     """The backend behind :func:`create_app`: settings, the client, the known buckets and
     the webhook receiver, with one Starlette endpoint per route.
@@ -476,7 +349,7 @@ class RemotionWeb:
         composition = body["id"]
         if not isinstance(composition, str) or not composition.strip():
             raise ApiError(400, '"id" must be a non-empty string, the id of the composition '
-                                f"to render; got {_json_type(composition)}")
+                                f"to render; got {json_type(composition)}")
         if cfg.allowed_compositions is not None and composition not in cfg.allowed_compositions:
             raise ApiError(400, f'"id" {echo(composition)} is not a composition this app renders '
                                 f"(allowed: {', '.join(sorted(cfg.allowed_compositions))})")
@@ -514,7 +387,7 @@ class RemotionWeb:
             input_props = {}
         if not isinstance(input_props, dict):
             raise ApiError(400, f'"inputProps" must be a JSON object; got '
-                                f"{_json_type(input_props)}")
+                                f"{json_type(input_props)}")
         self._guard()
         handle = await self.client.render_media(self.render_options(composition, input_props))
         self.buckets.add(handle.bucket_name)
@@ -525,10 +398,10 @@ class RemotionWeb:
         render_id, bucket = body.get("id"), body.get("bucketName")
         if not isinstance(render_id, str):
             raise ApiError(400, '"id" must be the renderId that /api/lambda/render returned; '
-                                f"got {_json_type(render_id)}")
+                                f"got {json_type(render_id)}")
         if not isinstance(bucket, str):
             raise ApiError(400, '"bucketName" must be the bucketName that /api/lambda/render '
-                                f"returned; got {_json_type(bucket)}")
+                                f"returned; got {json_type(bucket)}")
         # the naming patterns end in "$", which lets one trailing newline through
         try:
             check_render_id(render_id)
@@ -581,7 +454,7 @@ class RemotionWeb:
         }
         # "<" escaped: the JSON sits inside a <script> element
         data = json.dumps(settings).replace("<", "\\u003c")
-        return HTMLResponse(DEMO_PAGE.replace("__SETTINGS__", data))
+        return HTMLResponse(_demo_page().replace("__SETTINGS__", data))
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -641,169 +514,7 @@ def create_app(
     return app
 
 
-DEMO_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Render a video with Remotion Lambda</title>
-<style>
-  :root { color-scheme: light dark; --accent: #0b84f3; --radius: 8px; }
-  * { box-sizing: border-box; }
-  body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif;
-         background: Canvas; color: CanvasText; }
-  main { max-width: 720px; margin: 48px auto; padding: 0 20px; }
-  h1 { font-size: 1.6rem; margin: 0 0 4px; }
-  .hint { margin: 0 0 24px; opacity: .7; }
-  .card { border: 1px solid color-mix(in srgb, CanvasText 15%, transparent);
-          border-radius: var(--radius); padding: 20px; }
-  form { display: flex; gap: 12px; }
-  input { flex: 1; font: inherit; padding: 8px 12px; border-radius: var(--radius);
-          border: 1px solid color-mix(in srgb, CanvasText 25%, transparent); }
-  button, .button { font: inherit; font-weight: 600; padding: 8px 16px; border: 0;
-          border-radius: var(--radius); background: var(--accent); color: white;
-          cursor: pointer; text-decoration: none; display: inline-block; }
-  button:disabled { opacity: .5; cursor: progress; }
-  button.secondary { background: transparent; color: var(--accent); }
-  .bar { margin-top: 16px; height: 10px; border-radius: 5px; overflow: hidden;
-         background: color-mix(in srgb, CanvasText 12%, transparent); }
-  .bar > div { height: 100%; width: 0; background: var(--accent);
-               transition: width .3s ease-out; }
-  #status { margin: 8px 0 0; font-variant-numeric: tabular-nums; min-height: 1.5em; }
-  #error { margin-top: 16px; padding: 12px; border-radius: var(--radius);
-           background: #ff41361a; color: #d62518; }
-  video { width: 100%; margin-top: 16px; border-radius: var(--radius); background: black; }
-  .actions { display: flex; gap: 12px; align-items: center; margin-top: 12px; }
-  [hidden] { display: none !important; }
-</style>
-</head>
-<body>
-<main>
-  <h1>Render a video with Remotion Lambda</h1>
-  <p class="hint">Composition <code id="composition"></code>, rendered in the cloud and
-    served by aioremotion.</p>
-  <div class="card">
-    <form id="render-form">
-      <input id="title" name="title" aria-label="Title" value="Hello from Python"
-             maxlength="200" autocomplete="off">
-      <button id="render" type="submit">Render video</button>
-    </form>
-    <div id="progress" class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"
-         aria-valuenow="0" data-progress="0" hidden><div id="progress-bar"></div></div>
-    <p id="status" aria-live="polite"></p>
-    <div id="error" role="alert" hidden>
-      <strong>Error:</strong> <span id="error-message"></span>
-    </div>
-    <section id="result" hidden>
-      <video id="video" controls playsinline preload="auto"></video>
-      <div class="actions">
-        <a id="download" class="button" href="#" download="video.mp4">Download video</a>
-        <span id="size"></span>
-        <button id="reset" class="secondary" type="button">Make another video</button>
-      </div>
-    </section>
-  </div>
-</main>
-<script id="settings" type="application/json">__SETTINGS__</script>
-<script>
-"use strict";
-const settings = JSON.parse(document.getElementById("settings").textContent);
-const $ = (id) => document.getElementById(id);
-// Every state the page went through (read by tests; handy in the console too).
-window.renderStates = [];
-let generation = 0;
-
-async function makeRequest(endpoint, body) {
-  const response = await fetch(endpoint, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  let json;
-  try {
-    json = await response.json();
-  } catch (err) {
-    throw new Error(`HTTP ${response.status} from ${endpoint}`);
-  }
-  if (json.type === "error") throw new Error(json.message);
-  return json.data;
-}
-
-function formatBytes(bytes) {
-  const units = ["B", "KB", "MB", "GB"];
-  let value = bytes, unit = 0;
-  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
-}
-
-function setState(state) {
-  window.renderStates.push(state);
-  const busy = state.status === "invoking" || state.status === "rendering";
-  $("render").disabled = busy;
-  $("title").disabled = busy;
-  $("progress").hidden = !busy;
-  $("error").hidden = state.status !== "error";
-  $("result").hidden = state.status !== "done";
-  const progress = state.status === "rendering" ? state.progress : 0;
-  const percent = Math.round(progress * 100);
-  $("progress-bar").style.width = `${percent}%`;
-  $("progress").setAttribute("aria-valuenow", String(percent));
-  $("progress").dataset.progress = String(progress);
-  if (state.status === "invoking") $("status").textContent = "Starting the render…";
-  else if (state.status === "rendering") $("status").textContent = `Rendering… ${percent}%`;
-  else if (state.status === "done") $("status").textContent = "Done.";
-  else $("status").textContent = "";
-  if (state.status === "error") $("error-message").textContent = state.error.message;
-  if (state.status === "done") {
-    $("video").src = state.url;
-    $("download").href = state.url;
-    $("size").textContent = formatBytes(state.size);
-  } else {
-    $("video").removeAttribute("src");
-  }
-}
-
-const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function renderVideo(title) {
-  const mine = ++generation;
-  setState({ status: "invoking" });
-  try {
-    const { renderId, bucketName } = await makeRequest(settings.renderUrl, {
-      id: settings.composition,
-      inputProps: { title },
-    });
-    setState({ status: "rendering", progress: 0, renderId, bucketName });
-    while (mine === generation) {
-      const result = await makeRequest(settings.progressUrl, { id: renderId, bucketName });
-      if (mine !== generation) return;
-      if (result.type === "error") {
-        setState({ status: "error", error: new Error(result.message), renderId });
-        return;
-      }
-      if (result.type === "done") {
-        setState({ status: "done", url: result.url, size: result.size });
-        return;
-      }
-      setState({ status: "rendering", progress: result.progress, renderId, bucketName });
-      await wait(settings.pollIntervalMs);
-    }
-  } catch (err) {
-    if (mine === generation) setState({ status: "error", error: err });
-  }
-}
-
-$("composition").textContent = settings.composition;
-$("render-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  renderVideo($("title").value);
-});
-$("reset").addEventListener("click", () => {
-  generation++;
-  setState({ status: "init" });
-});
-setState({ status: "init" });
-</script>
-</body>
-</html>
-"""
+@functools.cache
+def _demo_page() -> str:
+    """The demo page (``demo.html`` beside this module; the settings are filled in)."""
+    return (Path(__file__).with_name("demo.html")).read_text(encoding="utf-8")

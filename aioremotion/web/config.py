@@ -36,7 +36,7 @@ from ..protocol.naming import (
     check_serve_url,
     speculate_function_name,
 )
-from ..protocol.options import _Model as _ValidatedModel
+from ..protocol.validated import ValidatedModel
 
 __all__ = ["ENVIRONMENT", "TEMPLATE_DISK_MB", "TEMPLATE_RAM_MB", "TEMPLATE_TIMEOUT_S",
            "WebConfig"]
@@ -61,7 +61,7 @@ _POSITIVE_WHOLE = ("ram_mb", "disk_mb", "timeout_s", "max_body_bytes",
                    "webhook_replay_max_entries")
 
 
-class WebConfig(_ValidatedModel):
+class WebConfig(ValidatedModel):
     """What the backend renders and how it protects itself.
 
     Rendering (what ``POST /api/lambda/render`` starts):
