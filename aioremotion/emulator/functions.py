@@ -339,7 +339,7 @@ class RemotionFunctions(LambdaBackend):
         writer = ProgressWriter(state, upload,
                                 interval_s=self.config.progress_write_interval_s,
                                 should_drop=faults.take_dropped_write)
-        await writer.write_now()  # progress.json exists before the reply
+        await writer.write_now(droppable=False)  # progress.json exists before the reply
         job = LaunchJob(functions=self, function_name=function_name, render_id=render_id,
                         bucket=bucket, params=payload, timeout_ms=timeout_ms, faults=faults,
                         writer=writer)

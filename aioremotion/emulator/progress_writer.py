@@ -97,15 +97,17 @@ class ProgressWriter:
                 await anyio.sleep(wait)
             await self.write_now(only_if_dirty=True)
 
-    async def write_now(self, *, only_if_dirty: bool = False) -> None:
-        """Upload the current state now."""
+    async def write_now(self, *, only_if_dirty: bool = False, droppable: bool = True) -> None:
+        """Upload the current state now. ``droppable=False`` is the start routine's first
+        write, which Remotion awaits before replying (a failure there fails the start), so
+        an injected dropped write never applies to it."""
         async with self._lock:
             if self.frozen or (only_if_dirty and not self._dirty):
                 return
             self._dirty = False
             body = json.dumps(self.state).encode()
             self._last_upload = time.monotonic()
-            if self._should_drop():
+            if droppable and self._should_drop():
                 self.dropped += 1
                 return
             for attempt, backoff in enumerate((0.1, 0.2, None)):

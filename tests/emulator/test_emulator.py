@@ -214,6 +214,20 @@ async def test_dropped_progress_write_is_recovered_later(emulator: RemotionEmula
     assert progress.done
 
 
+async def test_the_start_write_is_never_dropped(emulator: RemotionEmulator) -> None:
+    """Remotion's start awaits its first progress.json write before it replies: dropped
+    writes (a fault) apply to the later updates only, so the file exists at once."""
+    emulator.faults.drop_progress_writes(3)
+    emulator.faults.slow_renders(200)  # later writes are seconds away
+    async with emulator.client() as remotion:
+        render = await remotion.render_media(serve_url=emulator.serve_url,
+                                             composition="HelloWorld", codec="h264")
+        progress = await remotion.get_progress(render)  # no RenderNotFoundError
+        assert not progress.done
+        await emulator.wait_for_renders()
+        assert (await remotion.get_progress(render)).done
+
+
 async def test_slow_renders(emulator: RemotionEmulator) -> None:
     emulator.faults.slow_renders(1000)  # 0 ms per frame stays 0: set a frame cost
     async with RemotionEmulator(config=EmulatorConfig(

@@ -113,7 +113,10 @@ def _summary(results: list[Any]) -> str:
     from collections import Counter
 
     errors = Counter(repr(r.error)[:120] for r in results if r.error is not None)
-    return f"{Counter(r.status for r in results)}; errors: {dict(errors)}"
+    failures = Counter(f"{r.outcome.message[:100]} | {(r.outcome.explanation or '')[:60]}"
+                       for r in results if r.status == "failed" and r.outcome is not None)
+    return (f"{Counter(r.status for r in results)}; errors: {dict(errors)}; "
+            f"failures: {dict(failures)}")
 
 
 # ---------------------------------------------------------------- SIGKILL and resume
