@@ -51,8 +51,8 @@ from ..handles import RenderHandle
 from ..protocol.options import RenderMediaOptions
 from ..recovery import find_tagged_renders
 from ._common import (
-    EXIT_FAILED,
     EXIT_OK,
+    EXIT_RENDER_FAILED,
     add_target_arguments,
     default_serve_url,
     emit_json,
@@ -379,4 +379,4 @@ async def batch_command(args: argparse.Namespace) -> int:
         if len(bad) > 10:
             summary += ", ..."
     print(summary, file=sys.stderr, flush=True)
-    return EXIT_FAILED if bad else EXIT_OK
+    return EXIT_RENDER_FAILED if bad else EXIT_OK
