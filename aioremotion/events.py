@@ -22,7 +22,8 @@ from .protocol.events import (
     cost_display,
     event_from_progress,
     format_eta,
+    shown_progress,
 )
 
 __all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
-           "cost_display", "event_from_progress", "format_eta"]
+           "cost_display", "event_from_progress", "format_eta", "shown_progress"]

@@ -18,6 +18,7 @@ from .protocol.events import (
     failed_html,
     outcome_bar_html,
     progress_html,
+    shown_progress,
 )
 
 __all__ = ["LOCAL_HOSTS", "LiveProgress", "done_html", "failed_html", "in_notebook",
@@ -55,7 +56,7 @@ class LiveProgress:
 
     def __call__(self, event: Progress | Done | Failed) -> None:
         if isinstance(event, Progress):
-            self._progress = event.progress
+            self._progress = shown_progress(event)
             self._show(progress_html(event))
         else:
             self._show(outcome_bar_html(event, self._progress))

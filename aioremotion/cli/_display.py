@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any, Literal
 
-from ..events import STAGE_WORDS, Done, Failed, Progress, format_eta
+from ..events import STAGE_WORDS, Done, Failed, Progress, format_eta, shown_progress
 from ..handles import RenderHandle
 from ._common import emit_json, human_size
 from ._terminal import LiveRegion, bar
@@ -128,8 +128,8 @@ class _Shown:
 
     def set(self, event: Progress | Done | Failed, now: float) -> None:
         self.event, self.at = event, now
-        if isinstance(event, Progress):
-            self.progress = event.progress
+        if isinstance(event, Progress):  # a full bar means done: until then, 99% at most
+            self.progress = shown_progress(event)
         elif isinstance(event, Done):
             self.progress = 1.0
 

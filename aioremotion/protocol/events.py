@@ -29,7 +29,7 @@ from .progress import EnhancedErrorInfo, RenderProgress, frame_count
 
 __all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
            "cost_display", "event_from_progress", "format_eta", "outcome_bar_html",
-           "render_stage"]
+           "render_stage", "shown_progress"]
 
 #: What a running render is doing: waiting for its metadata (``starting``), rendering the
 #: frames (``frames``), finishing the chunks (``chunks``: the last encodes and uploads),
@@ -226,6 +226,19 @@ def format_eta(seconds: float | None) -> str:
 
 _FAILED_RED = "#b00020"
 
+#: The most a running render's bar shows: Remotion's progress reaches 1 while the output
+#: is still being checked, and a full bar should mean done.
+RUNNING_MAX = 0.99
+
+
+def shown_progress(event: Progress) -> float:
+    """The share of a bar a running render fills: its progress, 99% at most.
+
+    >>> shown_progress(Progress(progress=1.0)), shown_progress(Progress(progress=0.5))
+    (0.99, 0.5)
+    """
+    return min(event.progress, RUNNING_MAX)
+
 
 def _progress_element(percent: float, color: str | None = None) -> str:
     style = "width:24em" + (f";accent-color:{color}" if color else "")
@@ -240,7 +253,7 @@ def progress_html(event: Progress) -> str:
     ...                        eta_seconds=72, cost_display="$0.001")).split("</progress> ")[1]
     '50.0% · rendering · 75 frames, 0 chunks · ETA 1:12 · $0.001 so far</div>'
     """
-    percent = round(event.progress * 100, 1)
+    percent = round(shown_progress(event) * 100, 1)
     chunks = (f"{event.chunks}/{event.total_chunks}" if event.total_chunks
               else str(event.chunks))
     parts = [f"{percent}%", f"{event.frames_rendered} frames, {chunks} chunks"]

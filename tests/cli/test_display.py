@@ -7,6 +7,7 @@ lines a person would see, so the tests assert on the screen, not on escape codes
 
 from __future__ import annotations
 
+import doctest
 import io
 import re
 
@@ -64,6 +65,17 @@ def progress(value: float, **extra: object) -> Progress:
                                  "total_chunks": 8, "stage": "frames",
                                  "cost_display": "<$0.001", **extra}
     return Progress(progress=value, **fields)  # type: ignore[arg-type]
+
+
+def test_the_examples_in_the_docstrings_hold() -> None:
+    import aioremotion.cli
+    import aioremotion.watching
+    from aioremotion.cli import _display, _errors, _outputs, _terminal
+
+    for module in (aioremotion.cli, _display, _errors, _outputs, _terminal,
+                   aioremotion.watching):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
 
 
 # ---------------------------------------------------------------- the live region
@@ -160,6 +172,17 @@ def test_a_narrow_terminal_keeps_the_percent_and_eta_first() -> None:
     [line] = screen(out.getvalue())
     assert len(line) <= 47
     assert " 25%" in line and "ETA 0:30" in line and "rendering" not in line
+
+
+def test_a_full_bar_means_done() -> None:
+    """Remotion's progress reaches 1 while the output is still being checked."""
+    out, clock = Tty(), Clock()
+    with RenderReporter("bar", "X", stream=out, clock=clock, width=lambda: 100) as r:
+        clock.now += 1
+        r.event(progress(1.0, stage="combine"))
+        assert " 99%" in screen(out.getvalue())[-1]
+        r.event(Done(url="https://x/o.mp4", size=1))
+    assert "100%" in screen(out.getvalue())[-1]
 
 
 def test_eta_is_a_dash_until_there_is_one() -> None:
