@@ -33,9 +33,9 @@ PLAIN_INTERVAL_S = 15.0
 MIN_BAR, MAX_BAR = 10, 40
 #: Labels longer than this are cut on bar lines.
 MAX_LABEL = 24
-#: What a bar line leaves for the parts after the percent before sizing the bar (the
-#: usual "  rendering  1500 frames  12/40 chunks  ETA 1:05  $0.012").
-TAIL_ROOM = 56
+#: What a bar line leaves for the parts after the percent before sizing the bar (most of
+#: the usual "  rendering  1500 frames  12/40 chunks  ETA 1:05  $0.012").
+TAIL_ROOM = 48
 
 
 def choose_mode(json_output: bool, stream: IO[str] | None = None) -> Mode:
@@ -80,7 +80,7 @@ def bar_line(label: str, fraction: float, parts: Sequence[tuple[int, str]], widt
     highest priority number goes first, then the bar shrinks, then it goes.
 
     >>> bar_line("job", 0.5, [(1, "ETA 0:10"), (2, "$0.001")], 80)
-    'job  ██████▌░░░░░░   50%  ETA 0:10  $0.001'
+    'job  ██████████▌░░░░░░░░░░   50%  ETA 0:10  $0.001'
     >>> bar_line("job", 0.5, [(1, "ETA 0:10"), (2, "$0.001")], 30, unicode=False)
     'job  #####-----   50%'
     """
@@ -110,9 +110,11 @@ def _parts(event: Progress | Done | Failed | None, eta: float | None) -> list[tu
         chunks = f"{event.chunks}/{event.chunks} chunks" if event.chunks is not None else ""
         frames = f"{event.frames_rendered} frames" if event.frames_rendered is not None else ""
         return [(0, "done"), (3, frames), (4, chunks), (2, event.cost_display or "")]
-    return [(5, STAGE_WORDS[event.stage] if event.stage else ""),
-            (3, f"{event.frames_rendered} frames"), (4, f"{_chunks(event)} chunks"),
-            (1, f"ETA {format_eta(eta)}"), (2, event.cost_display or "")]
+    # dropped first when the line is too long: frames, then chunks, cost, the stage (it
+    # says why a bar sits at 90%), the ETA
+    return [(2, STAGE_WORDS[event.stage] if event.stage else ""),
+            (5, f"{event.frames_rendered} frames"), (4, f"{_chunks(event)} chunks"),
+            (1, f"ETA {format_eta(eta)}"), (3, event.cost_display or "")]
 
 
 class _Shown:
