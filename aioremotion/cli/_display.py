@@ -10,12 +10,12 @@ the parts that do not fit the terminal's width are left out, least useful first.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any, Literal
 
+from .. import environment
 from ..events import STAGE_WORDS, Done, Failed, Progress, format_eta, shown_progress
 from ..handles import RenderHandle
 from ._common import emit_json, human_size
@@ -44,7 +44,7 @@ def choose_mode(json_output: bool, stream: IO[str] | None = None) -> Mode:
     if json_output:
         return "json"
     err = stream or sys.stderr
-    if not (hasattr(err, "isatty") and err.isatty()) or os.environ.get("TERM") == "dumb":
+    if not (hasattr(err, "isatty") and err.isatty()) or environment.setting("terminal") == "dumb":
         return "plain"
     return "bar"
 

@@ -36,19 +36,17 @@ _ERASE_DOWN = "\x1b[J"  # erase from the cursor to the end of the screen
 
 
 def terminal_size(stream: IO[str]) -> tuple[int, int]:
-    """(columns, lines) of the terminal ``stream`` writes to: ``COLUMNS``/``LINES`` when
-    set, else the stream's own terminal, else ``shutil.get_terminal_size`` (80x24 when
-    nothing answers)."""
-    if not (os.environ.get("COLUMNS") or os.environ.get("LINES")):
-        try:
-            size = os.get_terminal_size(stream.fileno())
-        except (AttributeError, OSError, ValueError):
-            pass
-        else:
-            if size.columns > 0:
-                return size.columns, size.lines
-    size = shutil.get_terminal_size((80, 24))
-    return size.columns, size.lines
+    """(columns, lines) of the terminal ``stream`` writes to: ``shutil.get_terminal_size``
+    (``COLUMNS``/``LINES``, else stdout's terminal), else the stream's own terminal (stdout
+    is often redirected: it carries the output's path), else 80x24."""
+    columns, lines = shutil.get_terminal_size((0, 0))
+    if columns > 0 and lines > 0:
+        return columns, lines
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return columns or 80, lines or 24
+    return columns or size.columns or 80, lines or size.lines or 24
 
 
 def bar(fraction: float, width: int, *, unicode: bool = True) -> str:

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from aioremotion.cli._display import BatchReporter, RenderReporter, bar_line, choose_mode
-from aioremotion.cli._terminal import LiveRegion
+from aioremotion.cli._terminal import LiveRegion, terminal_size
 from aioremotion.events import Done, Failed, Progress
 from aioremotion.handles import RenderHandle
 
@@ -128,6 +128,17 @@ def test_lines_are_cut_to_the_terminal_width_and_height() -> None:
     seen = screen(out.getvalue())
     assert seen == ["x" * 18 + "…", "y", "z"]  # 19 columns, 3 lines of 4
     assert all(len(line) < 20 for line in seen)
+
+
+def test_the_terminal_size_comes_from_columns_and_lines_else_a_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "132")
+    monkeypatch.setenv("LINES", "50")
+    assert terminal_size(Tty()) == (132, 50)
+    monkeypatch.delenv("COLUMNS")
+    monkeypatch.delenv("LINES")
+    monkeypatch.setattr("sys.__stdout__", None)  # stdout redirected; no fd to ask either
+    assert terminal_size(Tty()) == (80, 24)
 
 
 def test_a_terminal_that_cannot_encode_blocks_gets_ascii() -> None:
