@@ -1,5 +1,6 @@
 """``aioremotion emulator`` run as a user runs it: a child process whose ``export`` lines
-(stdout) and banner (stderr) are read back, stopped with Ctrl+C (SIGINT) at the end.
+(stdout) and banner (stderr) are read back, stopped with Ctrl+C (SIGINT) at the end; and
+:func:`decode_video`, which checks that what it rendered plays.
 
 Example::
 
@@ -19,7 +20,8 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
 import anyio
 
@@ -108,3 +110,22 @@ async def emulator_process(*flags: str) -> AsyncIterator[RunningEmulator]:
             await anyio.to_thread.run_sync(thread.join, 10)
         process.stdout.close()
         process.stderr.close()
+
+
+def decode_video(path: Path) -> dict[str, Any]:
+    """Decode every frame of ``path``: with PyAV when installed, else with the emulator's
+    ffmpeg (``ffprobe_like``). Returns ``codec``, ``frames``, ``width``, ``height``."""
+    try:
+        import av
+    except ImportError:
+        from aioremotion.emulator.media import ffprobe_like
+
+        info = ffprobe_like(path)
+        assert info["returncode"] == 0 and not info["errors"], info
+        return {"codec": info["video_codec"], "frames": info["frames"],
+                "width": info["width"], "height": info["height"]}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return {"codec": stream.codec_context.name, "frames": frames,
+                "width": stream.width, "height": stream.height}

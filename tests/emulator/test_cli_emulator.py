@@ -5,17 +5,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import anyio
 import pytest
 
 from aioremotion import RemotionLambda
 from aioremotion.emulator.config import REAL_OUTPUTS, SYNTHETIC_OUTPUTS
 from aioremotion.events import Done
 
-from .cli_process import emulator_process
+from .cli_process import decode_video, emulator_process
 
 ENV_KEYS = {"AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "REMOTION_FUNCTION_NAME",
@@ -94,3 +97,17 @@ def test_without_the_encoder_nothing_starts_and_the_extra_is_named() -> None:
         assert "--synthetic" in err, (command, err)
         assert "rendering on a local emulator" not in err, (command, err)
     assert 'pip install "aioremotion[emulator]"' in results["library"]
+
+
+async def test_aioremotion_render_out_gets_a_playable_mp4(tmp_path: Path) -> None:
+    """What a user does with the export lines: `aioremotion render HelloWorld --out x.mp4`
+    in a shell where they are set."""
+    out = tmp_path / "x.mp4"
+    async with emulator_process() as running:
+        with anyio.fail_after(180):
+            done = await anyio.run_process(
+                [sys.executable, "-m", "aioremotion", "render", "HelloWorld", "--out", str(out)],
+                env={**os.environ, **running.env}, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert done.stdout.decode().strip() == str(out)
+    assert decode_video(out) == {"codec": "h264", "frames": 150, "width": 1280, "height": 720}
