@@ -63,7 +63,7 @@ def _add_output_flags(parser: argparse.ArgumentParser, prefix: str) -> None:
 
 
 async def _start(stack: AsyncExitStack, emulator: RemotionEmulator) -> RemotionEmulator:
-    """Start ``emulator`` on ``stack``; a missing encoder becomes a usage message that
+    """Start ``emulator`` on ``stack``; a missing encoder becomes an error message that
     says what to install (never a silent fall back to synthetic outputs)."""
     from ..emulator.media import MediaDependencyError
 
