@@ -1,4 +1,4 @@
-"""Reading what a Remotion Lambda function answers (PROTOCOL.md sections 2.2, 2.3 and 2.4).
+"""Reading what a Remotion Lambda function answers (docs/PROTOCOL.md sections 3.4 and 7).
 
 Pure code: bytes in, dicts or exceptions out. No I/O and no event loop, so the transport
 layer, the emulator and the tests all share it.
@@ -62,7 +62,7 @@ __all__ = [
 #: Every framed message of a response stream starts with these bytes.
 STREAM_MAGIC: Final = b"remotion_buffer:"
 
-#: Message type id → name (PROTOCOL.md 2.3).
+#: Message type id → name (docs/PROTOCOL.md section 7.3).
 STREAM_MESSAGE_TYPES: Final[dict[int, str]] = {
     1: "frames-rendered",
     2: "error-occurred",
