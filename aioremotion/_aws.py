@@ -78,9 +78,7 @@ async def ensure_credentials(session: AioSession) -> None:
         credentials = await session.get_credentials()
     except Exception as exc:  # a broken profile, say
         raise CredentialsMissingError(
-            "Set up Remotion Lambda to render videos. See the README.md for how to do so. "
-            f"(AWS credentials could not be loaded: {exc})"
-        ) from exc
+            detail=f"they could not be loaded: {type(exc).__name__}: {exc}") from exc
     if credentials is None:
         raise CredentialsMissingError()
 

@@ -88,8 +88,9 @@ class RemotionLambda:
             transport's).
         function_name: the deployed function; defaults to ``REMOTION_FUNCTION_NAME``, else
             the name Remotion's deploy gives this version's function with default settings.
-        remotion_version: the version payloads are built for (the deployed function's;
-            :meth:`function_version` tells).
+        remotion_version: the version payloads are built for, which must be the deployed
+            function's (:meth:`function_version` tells); defaults to ``REMOTION_VERSION``,
+            else :data:`~aioremotion.protocol.constants.DEFAULT_REMOTION_VERSION`.
         throttle_retry: how throttled invocations are retried (:mod:`aioremotion.retry`).
         transport: talk to AWS through this (a :class:`~aioremotion.transport.MockTransport`
             in unit tests) instead of an ``AiobotocoreTransport`` built from:
@@ -111,7 +112,7 @@ class RemotionLambda:
         *,
         region: str | None = None,
         function_name: str | None = None,
-        remotion_version: str = DEFAULT_REMOTION_VERSION,
+        remotion_version: str | None = None,
         throttle_retry: ThrottleRetry | None = None,
         transport: Transport | None = None,
         session: AioSession | None = None,
@@ -129,8 +130,12 @@ class RemotionLambda:
         resolved = region or region_from_environment() or (transport and transport.region)
         if not resolved:
             raise InvalidOptionsError(
-                [("region", "is required: pass region=... or set AWS_REGION")])
+                [("region", 'is required: pass the region your function is deployed in, as '
+                            'region="us-east-1" for example, or set AWS_REGION (or '
+                            "REMOTION_AWS_REGION)")])
         self.region = check_region(resolved)
+        remotion_version = (remotion_version or environment.setting("remotion_version")
+                            or DEFAULT_REMOTION_VERSION)
         self.remotion_version = remotion_version
         self.function_name = check_function_name(
             function_name or environment.setting("function_name")
@@ -341,7 +346,9 @@ class RemotionLambda:
         assert read.file is not None
         if not read.file.cancellation_enabled:
             raise RemotionError(f"Cannot cancel render {ref.render_id}: The render was not "
-                                "started with enableCancellation: true.")
+                                "started with enableCancellation: true. Only renders started "
+                                "with render_media(..., enable_cancellation=True) can be "
+                                "cancelled.")
         body = js_json_dumps({"cancelledAt": int(self.now_ms())}).encode()
         await self._transport.put_object(ref.bucket_name, cancel_key(ref.render_id), body)
 
