@@ -1,4 +1,4 @@
-"""Lambda cost estimates exactly as Remotion computes them (PROTOCOL.md section 8).
+"""Lambda cost estimates exactly as Remotion computes them (docs/PROTOCOL.md section 13).
 
 Example:
     >>> estimate_price(region="us-east-1", memory_mb=2048, disk_mb=10240,
