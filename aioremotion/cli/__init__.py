@@ -31,7 +31,7 @@ Exit codes (:data:`aioremotion.cli._common.EXIT_CODES`):
 * 1: a render failed (it ran and ended in error; its message and Remotion's explanation
   are on stderr); for ``batch``, a job did not end done;
 * 2: bad usage or configuration: invalid options, a missing or wrong setting (function
-  name, region, credentials, Remotion version); nothing was started;
+  name, region, credentials, Remotion version) or a missing extra; nothing was started;
 * 3: AWS, the network or a local file failed (throttled for good, no connection, a lost
   answer, a failed download): the command could not finish, and a render it started may
   still be running (``aioremotion watch`` follows it);

@@ -48,7 +48,8 @@ EXIT_OK = 0
 #: stderr); for ``batch``, a job did not end done.
 EXIT_RENDER_FAILED = 1
 #: Bad usage or configuration, found before anything started: invalid options, a setting
-#: missing or wrong (function name, region, credentials, Remotion version, bucket).
+#: missing or wrong (function name, region, credentials, Remotion version, bucket), an
+#: extra not installed (the emulator's encoder, the web backend).
 EXIT_USAGE = 2
 #: A request to AWS, the network or a local file failed (throttled for good, no
 #: connection, a lost answer, a failed download): the command could not finish, and a
@@ -61,7 +62,8 @@ EXIT_CODES: Final = (
     (EXIT_OK, "success"),
     (EXIT_RENDER_FAILED, "a render failed (batch: a job did not end done)"),
     (EXIT_USAGE, "bad usage or configuration: invalid options, a missing or wrong setting "
-                 "(function name, region, credentials, Remotion version); nothing started"),
+                 "(function name, region, credentials, Remotion version) or extra; nothing "
+                 "started"),
     (EXIT_IO, "AWS, the network or a local file failed; a render may still be running"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl+C)"),
 )

@@ -88,10 +88,11 @@ def setting_hint(name: str) -> str:
     return f"{CLI_FLAGS[name]} or {variables[0]}" if variables else CLI_FLAGS[name]
 
 
-def _hint(exc: BaseException) -> str:
-    if isinstance(exc, CredentialsError):
+def _hint(exc: BaseException, message: str) -> str:
+    """What the command line adds to ``message`` (already translated), if it lacks it."""
+    if isinstance(exc, CredentialsError) and "--local" not in message:
         return " (Or add --local to render on a local emulator, no AWS account needed.)"
-    if isinstance(exc, VersionMismatchError):
+    if isinstance(exc, VersionMismatchError) and CLI_FLAGS["remotion_version"] not in message:
         return (f" Pass the deployed function's version with "
                 f"{setting_hint('remotion_version')} (`aioremotion info` prints it).")
     return ""
@@ -110,7 +111,8 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, InvalidOptionsError):
         return EXIT_USAGE, for_cli(str(exc))
     if isinstance(exc, _CONFIGURATION):
-        return EXIT_USAGE, for_cli(f"{exc}{_hint(exc)}")
+        message = for_cli(str(exc))
+        return EXIT_USAGE, message + _hint(exc, message)
     if isinstance(exc, (RenderFailed, RemotionFunctionError, FunctionInvocationError)):
         return EXIT_RENDER_FAILED, for_cli(str(exc))  # the function ran it, and it failed
     if isinstance(exc, (RemotionError, OSError)):  # AWS, the network, a local file

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from ..errors import RemotionError
-from .pricing import format_accrued_cost
+from .pricing import format_cost
 from .progress import EnhancedErrorInfo, RenderProgress, frame_count
 
 __all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
@@ -42,14 +42,15 @@ STAGE_WORDS: dict[str, str] = {"starting": "starting", "frames": "rendering",
 
 
 def cost_display(amount: float, currency: str = "USD") -> str:
-    """How every display shows a cost, running or final: ``<$0.001`` below a tenth of a
-    cent, else three decimals (Remotion's ``displayCost`` of a running render). One rule,
-    so that the last progress line and the final line agree.
+    """How every display shows a cost, running or final (``Progress`` and ``Done``, the
+    command line, notebooks): :func:`~aioremotion.protocol.pricing.format_cost`. One rule,
+    so that the last progress line and the final line agree (Remotion's own two strings
+    do not: ``<$0.001`` while running, then ``$0``).
 
     >>> cost_display(0.00043), cost_display(0.0123), cost_display(1.5, "CNY")
-    ('<$0.001', '$0.012', '¥1.500')
+    ('$0.00043', '$0.012', '¥1.500')
     """
-    return format_accrued_cost(amount, currency)
+    return format_cost(amount, currency)
 
 
 class _Event(BaseModel):
@@ -72,8 +73,10 @@ class Progress(_Event):
     chunks: int = 0
     total_chunks: int | None = None
     lambdas_invoked: int = 0
+    #: The estimated cost so far (Remotion's ``costs.accruedSoFar``).
     cost_so_far: float = 0.0
-    #: ``cost_so_far`` as displays show it (:func:`cost_display`).
+    #: ``cost_so_far`` for people (:func:`cost_display`, as ``Done.cost_display``):
+    #: ``$0.00038``, ``$0.012``.
     cost_display: str | None = None
     #: What the render is doing (:data:`Stage`); None when not known.
     stage: Stage | None = None
@@ -97,8 +100,10 @@ class Done(_Event):
     render_id: str | None = None
     bucket_name: str | None = None
     out_key: str | None = None
+    #: The render's final cost estimate (``postRenderData.cost.estimatedCost``: the
+    #: renderers' billed durations × memory, plus the invocations).
     cost: float | None = None
-    #: ``cost`` as displays show it: the same rule as :attr:`Progress.cost_display`.
+    #: ``cost`` for people, formatted as ``Progress.cost_display`` is (:func:`cost_display`).
     cost_display: str | None = None
     time_to_finish_ms: float | None = None
     chunks: int | None = None

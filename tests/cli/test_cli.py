@@ -168,7 +168,7 @@ async def test_missing_credentials_exit_2_suggesting_local(
         monkeypatch.delenv(name, raising=False)
     code, out, err = await cli(capsys, "info")
     assert code == 2 and out == ""  # a configuration error: nothing could start
-    assert "Set up Remotion Lambda to render videos" in err and "--local" in err
+    assert "No AWS credentials were found" in err and "--local" in err
 
 
 async def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:

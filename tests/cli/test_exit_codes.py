@@ -86,7 +86,7 @@ async def test_a_version_mismatch_exits_2_naming_the_flag(
     code, out, err = await cli(capsys, "render", "HelloWorld", "--local", "--synthetic",
                                "--remotion-version", "4.0.1")
     assert (code, out) == (EXIT_USAGE, "")
-    assert "Version mismatch" in err and "--remotion-version" in err
+    assert "Version mismatch" in err and err.count("--remotion-version") == 1
     assert "aioremotion info" in err and "remotion_version=" not in err
 
 
@@ -94,7 +94,7 @@ async def test_a_missing_region_exits_2_naming_the_flag(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = await cli(capsys, "info")
     assert (code, out) == (EXIT_USAGE, "")
-    assert "pass --region or set AWS_REGION" in err and "region=" not in err
+    assert "--region" in err and "AWS_REGION" in err and "region=" not in err
 
 
 async def test_aws_out_of_reach_exits_3(monkeypatch: pytest.MonkeyPatch,
@@ -118,8 +118,9 @@ def test_library_messages_name_the_flags_on_the_command_line() -> None:
     not_found = classify(FunctionNotFoundError("remotion-render-x", region="us-east-1"))
     assert not_found is not None
     assert "--function-name or REMOTION_FUNCTION_NAME" in not_found[1]
+    assert "--region or AWS_REGION" in not_found[1]
     wrong = classify(WrongRegionError("b", region="us-east-1", bucket_region="eu-west-1"))
-    assert wrong is not None and "(--region eu-west-1 or AWS_REGION)" in wrong[1]
+    assert wrong is not None and "--region eu-west-1" in wrong[1]
     for _, message in (not_found, wrong):
         assert "=" not in message and "RemotionLambda(" not in message
     credentials = classify(CredentialsMissingError())

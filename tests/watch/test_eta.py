@@ -107,12 +107,12 @@ def test_the_eta_follows_each_stage() -> None:
 
 
 def test_done_shows_its_cost_as_progress_did() -> None:
-    """The function writes estimatedDisplayCost "$0" for $0.00031; displays show the
-    same rule as while running: "<$0.001"."""
+    """The function writes estimatedDisplayCost "$0" for $0.00031 (and "<$0.001" while
+    running): displays show one rule throughout, which says what it cost."""
     done = event_from_progress(progress_of(json.dumps(
         CASES["04-done-postRenderData"]["progressJson"]).encode()))
     assert isinstance(done, Done) and done.cost == 0.00031
-    assert done.cost_display == cost_display(0.00031) == "<$0.001"
+    assert done.cost_display == cost_display(0.00031) == "$0.00031"
     running = event_from_progress(progress_of(body(frames=15)))
     assert isinstance(running, Progress)
     assert running.cost_display == cost_display(running.cost_so_far)
