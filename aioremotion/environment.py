@@ -52,6 +52,8 @@ VARIABLES: Final[Mapping[str, tuple[str, ...]]] = {
     "webhook_url": ("REMOTION_WEBHOOK_URL",),
     "credential_guard": ("REMOTION_CREDENTIAL_GUARD",),
     "max_body_bytes": ("REMOTION_MAX_BODY_BYTES",),
+    # the command line's progress bar ("dumb": plain lines instead)
+    "terminal": ("TERM",),
     # how progress.json is read
     "fast_s3_reads": ("AIOREMOTION_FAST_S3",),
     "ca_bundle": ("AWS_CA_BUNDLE",),

@@ -12,12 +12,18 @@ Example:
 from __future__ import annotations
 
 from .protocol.events import (
+    STAGE_WORDS,
     Done,
     Failed,
     Progress,
     RenderEvent,
     RenderFailed,
+    Stage,
+    cost_display,
     event_from_progress,
+    format_eta,
+    shown_progress,
 )
 
-__all__ = ["Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "event_from_progress"]
+__all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
+           "cost_display", "event_from_progress", "format_eta", "shown_progress"]

@@ -11,14 +11,18 @@ from typing import Any
 
 from .protocol.events import (
     LOCAL_HOSTS,
+    Done,
+    Failed,
     Progress,
     done_html,
     failed_html,
+    outcome_bar_html,
     progress_html,
+    shown_progress,
 )
 
 __all__ = ["LOCAL_HOSTS", "LiveProgress", "done_html", "failed_html", "in_notebook",
-           "progress_html"]
+           "outcome_bar_html", "progress_html"]
 
 
 def in_notebook() -> bool:
@@ -32,15 +36,35 @@ def in_notebook() -> bool:
 
 
 class LiveProgress:
-    """Shows and updates one progress line in a notebook cell (``on_progress`` callback)."""
+    """One progress bar in a notebook cell, updated in place: call it with each event.
+
+    :class:`Progress` moves the bar; :class:`Done` completes it (100%, with the cost);
+    :class:`Failed` stops it where it was, in red, with the message and Remotion's
+    explanation. (It is the ``on_progress`` callback ``aioremotion.render`` uses in a
+    notebook, which also passes it the outcome.)
+
+    Example::
+
+        live = LiveProgress()
+        async for event in watch(remotion, render, live_watch_options()):
+            live(event)
+    """
 
     def __init__(self) -> None:
         self._handle: Any = None
+        self._progress = 0.0
 
-    def __call__(self, event: Progress) -> None:
+    def __call__(self, event: Progress | Done | Failed) -> None:
+        if isinstance(event, Progress):
+            self._progress = shown_progress(event)
+            self._show(progress_html(event))
+        else:
+            self._show(outcome_bar_html(event, self._progress))
+
+    def _show(self, markup: str) -> None:
         from IPython.display import HTML, display
 
         if self._handle is None:
-            self._handle = display(HTML(progress_html(event)), display_id=True)
+            self._handle = display(HTML(markup), display_id=True)
         else:
-            self._handle.update(HTML(progress_html(event)))
+            self._handle.update(HTML(markup))

@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .client import RemotionLambda
-from .events import Done, Progress
+from .events import Done, Progress, RenderFailed
 from .notebook import LiveProgress, in_notebook
-from .watching import WatchOptions, wait
+from .watching import WatchOptions, live_watch_options, wait
 
 __all__ = ["render"]
 
@@ -38,7 +38,9 @@ async def render(
 
     Uses ``client`` or a :class:`~aioremotion.RemotionLambda` configured from the
     environment. Raises :class:`RenderFailed` when the render fails. In a Jupyter cell
-    (top-level ``await`` works there) a live progress bar is shown, and the returned
+    (top-level ``await`` works there) a live progress bar is shown (polled on
+    :func:`~aioremotion.watching.live_watch_options` unless ``watch_options`` is given):
+    it ends full on success, or red with the message on failure; the returned
     :class:`Done` displays as the video itself when it was rendered locally.
 
     Example::
@@ -51,7 +53,17 @@ async def render(
         async with RemotionLambda() as own:
             return await render(options, client=own, watch_options=watch_options,
                                 on_progress=on_progress, **render_options)
-    if on_progress is None and in_notebook():
-        on_progress = LiveProgress()
+    live = LiveProgress() if on_progress is None and in_notebook() else None
+    if live is not None:  # a person watches: poll livelier, and finish the bar
+        on_progress = live
+        watch_options = watch_options or live_watch_options()
     handle = await client.render_media(options, **render_options)
-    return await wait(client, handle, watch_options, on_progress=on_progress)
+    try:
+        done = await wait(client, handle, watch_options, on_progress=on_progress)
+    except RenderFailed as exc:
+        if live is not None:
+            live(exc.event)
+        raise
+    if live is not None:
+        live(done)
+    return done

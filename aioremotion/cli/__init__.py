@@ -20,10 +20,22 @@ in another shell points every command at a running emulator.
 
 Progress bars and messages go to stderr (plain, sparse lines when stderr is not a
 terminal); stdout carries only machine output (the written file's path, ``--json`` lines).
+``render``, ``still`` and ``watch`` poll on :meth:`PollPolicy.interactive()
+<aioremotion.schedule.PollPolicy.interactive>` (about two reads a second, for a live bar);
+``batch`` keeps the default policy. Errors name the flag that fixes them
+(``--function-name``, ``--region``, ``--remotion-version``, ``--serve-url``, ``--local``).
 
-Exit codes: 0 success; 1 a render failed (its message and Remotion's explanation are on
-stderr) or another error; 2 bad usage or invalid options (nothing was started); 130
-interrupted (Ctrl+C; a batch resumes when run again).
+Exit codes (:data:`aioremotion.cli._common.EXIT_CODES`):
+
+* 0: success;
+* 1: a render failed (it ran and ended in error; its message and Remotion's explanation
+  are on stderr); for ``batch``, a job did not end done;
+* 2: bad usage or configuration: invalid options, a missing or wrong setting (function
+  name, region, credentials, Remotion version) or a missing extra; nothing was started;
+* 3: AWS, the network or a local file failed (throttled for good, no connection, a lost
+  answer, a failed download): the command could not finish, and a render it started may
+  still be running (``aioremotion watch`` follows it);
+* 130: interrupted (Ctrl+C; a batch resumes when run again).
 """
 
 from __future__ import annotations
@@ -31,13 +43,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import CredentialsError, InvalidOptionsError, RemotionError
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
+from ._common import EXIT_CODES, EXIT_INTERRUPTED, EXIT_IO, EXIT_OK, EXIT_USAGE
+from ._errors import classify
 
 __all__ = ["build_parser", "main"]
+
+
+def exit_codes_help() -> str:
+    """The exit codes, as the help text lists them.
+
+    >>> exit_codes_help().splitlines()[1]
+    '  0    success'
+    """
+    return "exit codes:\n" + "\n".join(
+        textwrap.fill(meaning, 79, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+        for code, meaning in EXIT_CODES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aioremotion",
         description="asyncio client for Remotion Lambda: render, watch, batch, serve, and a "
                     "local emulator",
-        epilog="Exit codes: 0 ok, 1 render failed, 2 invalid options, 130 interrupted.",
+        epilog=exit_codes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"aioremotion {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -56,27 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     _batch.add_parser(sub)
     _serve.add_parsers(sub)
     return parser
-
-
-def _error_code(exc: BaseException) -> tuple[int, str] | None:
-    """The exit code and message for an error the CLI reports without a traceback."""
-    group = getattr(exc, "exceptions", None)
-    if isinstance(group, (list, tuple)) and len(group) == 1:
-        return _error_code(group[0])
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED, "interrupted"
-    if isinstance(exc, InvalidOptionsError):
-        return EXIT_USAGE, str(exc)
-    if isinstance(exc, CliError):
-        return exc.code, str(exc)
-    if isinstance(exc, CredentialsError):
-        return EXIT_FAILED, (f"{exc} (Or add --local to render on a local emulator, no "
-                             "AWS account needed.)")
-    if isinstance(exc, RemotionError):  # every AWS failure is one (aioremotion.errors)
-        return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, OSError):  # a file the command reads or writes
-        return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
-    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,15 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = asyncio.run(args.handler(args))
     except BaseException as exc:
-        known = _error_code(exc)
+        known = classify(exc)
         if known is None:
             raise
         code, message = known
+        hint = getattr(args, "resume_hint", None)
         if code == EXIT_INTERRUPTED:
-            hint = getattr(args, "resume_hint", None)
-            message = f"interrupted; {hint}" if hint else "interrupted"
-        print(f"error: {message}" if code != EXIT_INTERRUPTED else message,
-              file=sys.stderr, flush=True)
+            print(f"interrupted; {hint}" if hint else "interrupted", file=sys.stderr,
+                  flush=True)
+        else:
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            if code == EXIT_IO and hint:
+                print(f"note: {hint}", file=sys.stderr, flush=True)
     return code
 
 

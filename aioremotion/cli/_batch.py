@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from .. import environment
 from ..errors import InvalidOptionsError
 from ..events import Done, Failed, Progress
@@ -51,8 +53,9 @@ from ..handles import RenderHandle
 from ..protocol.options import RenderMediaOptions
 from ..recovery import find_tagged_renders
 from ._common import (
-    EXIT_FAILED,
+    EXIT_IO,
     EXIT_OK,
+    EXIT_RENDER_FAILED,
     add_target_arguments,
     default_serve_url,
     emit_json,
@@ -60,12 +63,15 @@ from ._common import (
 )
 from ._display import BatchReporter, choose_mode
 from ._jobs import BatchJob, check_jobs, load_jobs
+from ._outputs import Downloads, file_names
 from ._state import JobState, SavedState, StateLog, _NoState, load_state
 
 __all__ = ["BatchJob", "JobState", "SavedState", "StateLog", "add_parser", "load_jobs",
            "load_state"]
 
 FAILED_STATUSES = ("failed", "error")
+#: Where ``batch --local`` downloads outputs without ``--out-dir``.
+LOCAL_OUT_DIR = "renders"
 UNKNOWN_START = (
     "an earlier run stopped during this job's start call, so the render may be running "
     "(look for a new renders/<id>/progress.json in the bucket); it was not started again: "
@@ -99,6 +105,11 @@ def add_parser(sub: Any) -> None:
                         help="composition of jobs that name none (default "
                              "REMOTION_COMPOSITION)")
     parser.add_argument("--codec", default="h264", help="codec of jobs that name none")
+    parser.add_argument("--out-dir", default=None, metavar="DIR",
+                        help="download each done output into DIR, named by the job's key "
+                             "(else line-N) and the output's extension; the results give "
+                             f"each file's path (default with --local: ./{LOCAL_OUT_DIR}, "
+                             "as the emulator's URLs end with the command)")
     parser.add_argument("--json", action="store_true",
                         help="JSON Lines of every job's events on stdout instead of bars")
     add_target_arguments(parser, real_default=True)
@@ -211,10 +222,11 @@ class _Journal(BatchObserver):
     them; the fan-out itself is :class:`~aioremotion.Batch`."""
 
     def __init__(self, jobs: dict[int, BatchJob], state: StateLog,
-                 reporter: BatchReporter) -> None:
+                 reporter: BatchReporter, downloads: Downloads | None = None) -> None:
         self.jobs = jobs  # by the batch's index
         self.state = state
         self.reporter = reporter
+        self.downloads = downloads
         self.resumed: set[int] = set()
         self.results: dict[int, dict[str, Any]] = {}  # by the job's index
 
@@ -253,15 +265,39 @@ class _Journal(BatchObserver):
         else:
             return  # cancelled with the batch (Ctrl+C): the records say where it stands
         self.results[job.index] = record
-        self.reporter.finished_job(job.index, job.label, record)
+        done = result.outcome if isinstance(result.outcome, Done) else None
+        cost = done.cost_display if done is not None else None
+
+        def report() -> None:
+            self.reporter.finished_job(job.index, job.label, record, cost=cost)
+
+        if done is not None and self.downloads is not None:
+            self.downloads.submit(job, record, out_key=done.out_key, then=report)
+        else:
+            report()
 
 
 async def run_jobs(client: Any, jobs: list[BatchJob], options: list[RenderMediaOptions],
                    plan: _Plan, state: StateLog, reporter: BatchReporter,
-                   concurrency: int) -> dict[int, dict[str, Any]]:
+                   concurrency: int, out_dir: Path | None = None
+                   ) -> tuple[dict[int, dict[str, Any]], int]:
     """Run the plan on a :class:`~aioremotion.Batch`; every job's results record, by
-    index (the skipped ones included)."""
-    journal = _Journal({}, state, reporter)
+    index (the skipped ones included), and how many downloads into ``out_dir`` failed."""
+    async with anyio.create_task_group() as tasks:
+        downloads = (Downloads(client, out_dir, file_names(jobs), tasks)
+                     if out_dir is not None else None)
+        if downloads is not None:  # outputs of jobs done in an earlier run
+            for index, record in plan.skipped.items():
+                if record.get("status") == "done" and record.get("url"):
+                    downloads.submit(jobs[index], record)
+        results = await _run_batch(client, jobs, options, plan,
+                                   _Journal({}, state, reporter, downloads), concurrency)
+    return results, downloads.failed if downloads is not None else 0
+
+
+async def _run_batch(client: Any, jobs: list[BatchJob], options: list[RenderMediaOptions],
+                     plan: _Plan, journal: _Journal,
+                     concurrency: int) -> dict[int, dict[str, Any]]:
     async with Batch(client, max_in_flight=concurrency,
                      max_concurrent_starts=min(50, concurrency), observer=journal) as batch:
         # re-attached renders are running already: they get the first slots
@@ -347,6 +383,7 @@ async def batch_command(args: argparse.Namespace) -> int:
     if saved.damaged and state_path is not None:
         print(f"warning: {saved.describe_damage(state_path)}", file=sys.stderr, flush=True)
 
+    out_dir = _out_dir(args)
     mode = choose_mode(args.json)
     async with open_target(args, real_default=True) as target:
         options = check_jobs(jobs, {**defaults, "serve_url": target.serve_url})
@@ -363,8 +400,9 @@ async def batch_command(args: argparse.Namespace) -> int:
                     reporter.note(f"found {found} render(s) whose start call was cut or "
                                   "whose record was lost, by their tag: watching them "
                                   "instead of starting again")
-                by_index = await run_jobs(target.client, jobs, options, plan, state,
-                                          reporter, args.concurrency)
+                by_index, downloads_failed = await run_jobs(
+                    target.client, jobs, options, plan, state, reporter, args.concurrency,
+                    out_dir)
         finally:
             state.close()
     results = [by_index[job.index] for job in jobs]
@@ -373,10 +411,29 @@ async def batch_command(args: argparse.Namespace) -> int:
     summary = f"{len(results) - len(bad)} of {len(results)} jobs done"
     if args.out != "-":
         summary += f"; results in {args.out}"
+    if out_dir is not None:
+        summary += f"; outputs in {out_dir}"
+        if downloads_failed:
+            summary += f" ({downloads_failed} download(s) failed: see downloadError)"
     if bad:
         summary += f"; {len(bad)} not done: " + ", ".join(
             str(record.get("key") or f"line {record.get('line')}") for record in bad[:10])
         if len(bad) > 10:
             summary += ", ..."
     print(summary, file=sys.stderr, flush=True)
-    return EXIT_FAILED if bad else EXIT_OK
+    if bad:
+        return EXIT_RENDER_FAILED
+    return EXIT_IO if downloads_failed else EXIT_OK
+
+
+def _out_dir(args: argparse.Namespace) -> Path | None:
+    """``--out-dir`` (created), else ``./renders`` with ``--local``: the emulator's URLs
+    stop working when the command ends, so its outputs are kept on disk."""
+    if args.out_dir is None and not args.local:
+        return None
+    folder = Path(args.out_dir or LOCAL_OUT_DIR).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    if args.out_dir is None and not args.json:
+        print(f"note: --local: outputs are downloaded into {folder} (the emulator's URLs end "
+              "with this command; --out-dir DIR to choose)", file=sys.stderr, flush=True)
+    return folder

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import anyio
 
 from .. import environment
 from ..errors import InvalidOptionsError, RemotionError
+from ..protocol.constants import DEFAULT_REMOTION_VERSION
 from ..protocol.nesting import JsonTooDeepError, parse_json
 
 if TYPE_CHECKING:
@@ -25,9 +26,11 @@ if TYPE_CHECKING:
     from ..emulator import RemotionEmulator
 
 __all__ = [
-    "EXIT_FAILED",
+    "EXIT_CODES",
     "EXIT_INTERRUPTED",
+    "EXIT_IO",
     "EXIT_OK",
+    "EXIT_RENDER_FAILED",
     "EXIT_USAGE",
     "CliError",
     "Target",
@@ -38,13 +41,32 @@ __all__ = [
     "open_target",
 ]
 
+# The exit codes: every command returns one of these (EXIT_CODES describes them for the
+# help text and the package docstring, which tests keep in step).
 EXIT_OK = 0
-#: A render failed (or anything else went wrong after the options were accepted).
-EXIT_FAILED = 1
-#: Bad usage or invalid options; nothing was started.
+#: A render ran and ended in error (its message and Remotion's explanation are on
+#: stderr); for ``batch``, a job did not end done.
+EXIT_RENDER_FAILED = 1
+#: Bad usage or configuration, found before anything started: invalid options, a setting
+#: missing or wrong (function name, region, credentials, Remotion version, bucket), an
+#: extra not installed (the emulator's encoder, the web backend).
 EXIT_USAGE = 2
-#: Interrupted with Ctrl+C.
+#: A request to AWS, the network or a local file failed (throttled for good, no
+#: connection, a lost answer, a failed download): the command could not finish, and a
+#: render it started may still be running.
+EXIT_IO = 3
+#: Interrupted with Ctrl+C (a batch resumes when run again).
 EXIT_INTERRUPTED = 130
+
+EXIT_CODES: Final = (
+    (EXIT_OK, "success"),
+    (EXIT_RENDER_FAILED, "a render failed (batch: a job did not end done)"),
+    (EXIT_USAGE, "bad usage or configuration: invalid options, a missing or wrong setting "
+                 "(function name, region, credentials, Remotion version) or extra; nothing "
+                 "started"),
+    (EXIT_IO, "AWS, the network or a local file failed; a render may still be running"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl+C)"),
+)
 
 #: Stands in for the emulator's serve URL while options are checked before it starts.
 LOCAL_SERVE_URL_PLACEHOLDER = "http://127.0.0.1/remotionlambda-placeholder/sites/x/index.html"
@@ -53,7 +75,7 @@ LOCAL_SERVE_URL_PLACEHOLDER = "http://127.0.0.1/remotionlambda-placeholder/sites
 class CliError(RemotionError):
     """An error the command line reports as one message and an exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         self.code = code
         super().__init__(message)
 
@@ -67,6 +89,10 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, local: bool = True,
                              "name Remotion's deploy gives)")
     parser.add_argument("--region", default=None,
                         help="AWS region (default: REMOTION_AWS_REGION / AWS_REGION)")
+    parser.add_argument("--remotion-version", default=None, metavar="VERSION",
+                        help="the deployed function's Remotion version (default: "
+                             f"REMOTION_VERSION, else {DEFAULT_REMOTION_VERSION}; "
+                             "`aioremotion info` prints it)")
     if local:
         parser.add_argument("--local", action="store_true",
                             help="run on a local emulator started in-process (no AWS account)")
@@ -118,8 +144,12 @@ async def open_target(args: argparse.Namespace, *, real_default: bool = True,
     function_name: str | None = getattr(args, "function_name", None)
     region: str | None = getattr(args, "region", None)
     serve_url: str | None = getattr(args, "serve_url", None)
+    version: str | None = (getattr(args, "remotion_version", None)
+                           or environment.setting("remotion_version"))
     if not getattr(args, "local", False):
-        async with RemotionLambda(region=region, function_name=function_name) as client:
+        async with RemotionLambda(region=region, function_name=function_name,
+                                  remotion_version=version or DEFAULT_REMOTION_VERSION
+                                  ) as client:
             yield Target(client, serve_url or environment.setting("serve_url"))
         return
 
@@ -138,6 +168,8 @@ async def open_target(args: argparse.Namespace, *, real_default: bool = True,
     config = EmulatorConfig(real_encoding=real, **dict(emulator_config or {}))
     async with RemotionEmulator(region=region or "us-east-1", config=config) as emulator:
         overrides = {"function_name": function_name} if function_name else {}
+        if version:
+            overrides["remotion_version"] = version
         async with emulator.client(**overrides) as client:
             yield Target(client, serve_url or emulator.serve_url, emulator)
 
@@ -207,7 +239,9 @@ async def download(client: RemotionLambda, url: str, target: Path, *,
     except (aiohttp.ClientError, TimeoutError) as exc:  # plain HTTP, not an AWS call
         # no query string in the message: a presigned URL's signature and token stay out
         raise CliError(f"Downloading {url.partition('?')[0]} failed: {type(exc).__name__}: "
-                       f"{exc}") from exc
+                       f"{exc}", EXIT_IO) from exc
+    finally:
+        partial.unlink(missing_ok=True)  # (renamed into place when it succeeded)
 
 
 async def _fetch(client: RemotionLambda, url: str, target: Path, partial: Path,
@@ -223,7 +257,7 @@ async def _fetch(client: RemotionLambda, url: str, target: Path, partial: Path,
             if response.status != 200:
                 raise CliError(f"Downloading {url.partition('?')[0]} failed: HTTP "
                                f"{response.status} "
-                               f"{response.reason or ''}".rstrip())
+                               f"{response.reason or ''}".rstrip(), EXIT_IO)
             size = 0
             async with await anyio.open_file(partial, "wb") as file:
                 async for chunk in response.content.iter_chunked(1 << 16):

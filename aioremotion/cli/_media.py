@@ -10,14 +10,14 @@ from typing import Any, TypeVar
 
 from .. import environment
 from ..errors import InvalidOptionsError
-from ..events import Done, Failed
+from ..events import Done, Failed, cost_display
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id, file_extension
 from ..protocol.options import RenderMediaOptions, RenderStillOptions
-from ..watching import watch
+from ..watching import live_watch_options, watch
 from ._common import (
-    EXIT_FAILED,
     EXIT_OK,
+    EXIT_RENDER_FAILED,
     Target,
     add_target_arguments,
     default_serve_url,
@@ -175,19 +175,21 @@ async def _follow(target: Target, handle: RenderHandle, args: argparse.Namespace
     mode = choose_mode(args.json)
     started = time.monotonic()
     outcome: Done | Failed | None = None
+    # a live bar gets a heartbeat each second, so that its ETA keeps counting down
+    options = live_watch_options(heartbeat_s=1.0 if mode == "bar" else None)
     with RenderReporter(mode, label) as reporter:
         reporter.started(handle, resumed=resumed)
-        async for event in watch(target.client, handle):
+        async for event in watch(target.client, handle, options):
             reporter.event(event)
             if isinstance(event, (Done, Failed)):
                 outcome = event
     if outcome is None:  # pragma: no cover - watch always ends with an outcome
-        return EXIT_FAILED
+        return EXIT_RENDER_FAILED
     if isinstance(outcome, Failed):
         if mode == "json":
             emit_json(_result(outcome))
         _print_failure(outcome)
-        return EXIT_FAILED
+        return EXIT_RENDER_FAILED
     extra: dict[str, Any] = {}
     if out is not None:
         size = await download(target.client, outcome.url, out,
@@ -213,6 +215,14 @@ def _report_done(mode: str, outcome: Done, extra: dict[str, Any], started: float
         print(outcome.url, flush=True)
 
 
+def _warn_local_url(args: argparse.Namespace, target: Target) -> None:
+    """``--local --no-download``: the URL printed dies with the emulator, at exit."""
+    if target.emulator is not None and args.no_download and not args.json:
+        print("note: with --local the output's URL stops working when this command ends "
+              "(the emulator stops with it); drop --no-download to keep the file",
+              file=sys.stderr, flush=True)
+
+
 async def render_command(args: argparse.Namespace) -> int:
     """``aioremotion render``: start, show progress, download."""
     _media_options(args, default_serve_url(args))  # fail on bad options before any start
@@ -224,6 +234,7 @@ async def render_command(args: argparse.Namespace) -> int:
                                 f"aioremotion watch {handle.render_id} --bucket "
                                 f"{handle.bucket_name}")
         composition = options.composition
+        _warn_local_url(args, target)
         out = None if args.no_download else output_path(
             args.out, composition, handle.out_key, file_extension(options.codec))
         return await _follow(target, handle, args, composition, resumed=False, out=out,
@@ -244,11 +255,13 @@ async def still_command(args: argparse.Namespace) -> int:
         if mode != "json":
             print(f"{options.composition}: rendering frame {options.frame}...",
                   file=sys.stderr, flush=True)
+        _warn_local_url(args, target)
         still = await target.client.render_still(options)
         done = Done(url=still.url, size=still.size_in_bytes, render_id=still.render_id,
                     bucket_name=still.bucket_name, out_key=still.out_key,
                     cost=float(still.estimated_price.accrued_so_far),
-                    cost_display=still.estimated_price.display_cost)
+                    cost_display=cost_display(float(still.estimated_price.accrued_so_far),
+                                              still.estimated_price.currency))
         extra: dict[str, Any] = {}
         if not args.no_download:
             out = output_path(args.out, options.composition, still.out_key,

@@ -25,9 +25,32 @@ from pydantic.alias_generators import to_camel
 
 from ..errors import RemotionError
 from .pricing import format_cost
-from .progress import EnhancedErrorInfo, RenderProgress
+from .progress import EnhancedErrorInfo, RenderProgress, frame_count
 
-__all__ = ["Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "event_from_progress"]
+__all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
+           "cost_display", "event_from_progress", "format_eta", "outcome_bar_html",
+           "render_stage", "shown_progress"]
+
+#: What a running render is doing: waiting for its metadata (``starting``), rendering the
+#: frames (``frames``), finishing the chunks (``chunks``: the last encodes and uploads),
+#: then combining them into the output (``combine``).
+Stage = Literal["starting", "frames", "chunks", "combine"]
+
+#: How displays name each stage (the command line, notebooks).
+STAGE_WORDS: dict[str, str] = {"starting": "starting", "frames": "rendering",
+                               "chunks": "encoding", "combine": "combining"}
+
+
+def cost_display(amount: float, currency: str = "USD") -> str:
+    """How every display shows a cost, running or final (``Progress`` and ``Done``, the
+    command line, notebooks): :func:`~aioremotion.protocol.pricing.format_cost`. One rule,
+    so that the last progress line and the final line agree (Remotion's own two strings
+    do not: ``<$0.001`` while running, then ``$0``).
+
+    >>> cost_display(0.00043), cost_display(0.0123), cost_display(1.5, "CNY")
+    ('$0.00043', '$0.012', '¥1.500')
+    """
+    return format_cost(amount, currency)
 
 
 class _Event(BaseModel):
@@ -52,12 +75,14 @@ class Progress(_Event):
     lambdas_invoked: int = 0
     #: The estimated cost so far (Remotion's ``costs.accruedSoFar``).
     cost_so_far: float = 0.0
-    #: ``cost_so_far`` for people, formatted as ``Done.cost_display`` is
-    #: (:func:`~aioremotion.protocol.pricing.format_cost`): ``$0.00038``, ``$0.012``.
+    #: ``cost_so_far`` for people (:func:`cost_display`, as ``Done.cost_display``):
+    #: ``$0.00038``, ``$0.012``.
     cost_display: str | None = None
-    #: Seconds until the current stage is predicted to end, from its rate so far: first
-    #: rendering the frames, then combining the chunks (the last stage, so then until
-    #: the render finishes). None until there is a rate.
+    #: What the render is doing (:data:`Stage`); None when not known.
+    stage: Stage | None = None
+    #: Seconds until the current ``stage`` is predicted to end, from its rate so far
+    #: (rendering the frames, finishing the chunks, then combining them: the last stage,
+    #: so then until the render finishes). None until the stage moved across two reads.
     eta_seconds: float | None = None
     #: True when re-sent by the heartbeat without a change.
     heartbeat: bool = False
@@ -78,7 +103,7 @@ class Done(_Event):
     #: The render's final cost estimate (``postRenderData.cost.estimatedCost``: the
     #: renderers' billed durations × memory, plus the invocations).
     cost: float | None = None
-    #: ``cost`` for people, formatted as ``Progress.cost_display`` is.
+    #: ``cost`` for people, formatted as ``Progress.cost_display`` is (:func:`cost_display`).
     cost_display: str | None = None
     time_to_finish_ms: float | None = None
     chunks: int | None = None
@@ -118,16 +143,11 @@ class RenderFailed(RemotionError):
         super().__init__(f"{render}{event.message}{explanation}")
 
 
-def _cost_display(progress: RenderProgress) -> str:
-    """The cost as ``Progress`` and ``Done`` both show it: one formatter for the running and
-    the final estimate (Remotion's own two strings disagree: ``<$0.001``, then ``$0``)."""
-    return format_cost(float(progress.costs.accrued_so_far), progress.costs.currency)
-
-
 def event_from_progress(
     progress: RenderProgress, *, floor: float = 0.0, eta_seconds: float | None = None
 ) -> Progress | Done | Failed:
     """Turn a RenderProgress into the event a UI needs (no monotonicity applied here)."""
+    costs = progress.costs
     if progress.done:
         return Done(
             url=progress.output_file or "",
@@ -135,8 +155,8 @@ def event_from_progress(
             render_id=progress.render_id,
             bucket_name=progress.out_bucket,
             out_key=progress.out_key,
-            cost=float(progress.costs.accrued_so_far),
-            cost_display=_cost_display(progress),
+            cost=float(costs.accrued_so_far),
+            cost_display=cost_display(float(costs.accrued_so_far), costs.currency),
             time_to_finish_ms=progress.time_to_finish,
             chunks=progress.chunks,
             frames_rendered=progress.frames_rendered,
@@ -160,10 +180,34 @@ def event_from_progress(
         chunks=progress.chunks,
         total_chunks=metadata.total_chunks if metadata else None,
         lambdas_invoked=progress.lambdas_invoked,
-        cost_so_far=float(progress.costs.accrued_so_far),
-        cost_display=_cost_display(progress),
+        cost_so_far=float(costs.accrued_so_far),
+        cost_display=cost_display(float(costs.accrued_so_far), costs.currency),
+        stage=render_stage(progress)[0],
         eta_seconds=eta_seconds,
     )
+
+
+def render_stage(progress: RenderProgress) -> tuple[Stage, float | None]:
+    """The stage a running render is in and how far along that stage is (0..1).
+
+    The stages run at very different speeds (the overall progress gives combining a
+    tenth, however long it takes), so each is measured on its own: ``frames`` (frames
+    rendered of the total), ``chunks`` (chunks finished of the total, once every frame is
+    rendered), then ``combine`` (frames combined). Before the metadata exists:
+    ``starting``, with no measure.
+    """
+    metadata = progress.render_metadata
+    if metadata is None or not metadata.frame_range or len(metadata.frame_range) < 2:
+        return "starting", None
+    total = frame_count(metadata.frame_range, metadata.every_nth_frame or 1)
+    if total <= 0:
+        return "starting", None
+    if progress.frames_rendered < total:
+        return "frames", progress.frames_rendered / total
+    chunks = metadata.total_chunks or 0
+    if progress.combined_frames <= 0 and progress.chunks < chunks:
+        return "chunks", progress.chunks / chunks
+    return "combine", min(1.0, progress.combined_frames / total)
 
 
 # ------------------------------------------------------------ HTML (notebooks)
@@ -171,15 +215,84 @@ def event_from_progress(
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
+def format_eta(seconds: float | None) -> str:
+    """How displays show an ETA: ``75.2`` -> ``'1:15'``; ``None`` -> ``'-'``.
+
+    >>> format_eta(75.2), format_eta(3725), format_eta(None)
+    ('1:15', '1:02:05', '-')
+    """
+    if seconds is None:
+        return "-"
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+_FAILED_RED = "#b00020"
+
+#: The most a running render's bar shows: Remotion's progress reaches 1 while the output
+#: is still being checked, and a full bar should mean done.
+RUNNING_MAX = 0.99
+
+
+def shown_progress(event: Progress) -> float:
+    """The share of a bar a running render fills: its progress, 99% at most.
+
+    >>> shown_progress(Progress(progress=1.0)), shown_progress(Progress(progress=0.5))
+    (0.99, 0.5)
+    """
+    return min(event.progress, RUNNING_MAX)
+
+
+def _progress_element(percent: float, color: str | None = None) -> str:
+    style = "width:24em" + (f";accent-color:{color}" if color else "")
+    return f'<progress value="{percent}" max="100" style="{style}"></progress>'
+
+
 def progress_html(event: Progress) -> str:
-    """A small HTML progress bar for a :class:`Progress` event."""
-    percent = round(event.progress * 100, 1)
-    eta = f", about {event.eta_seconds:.0f} s left" if event.eta_seconds else ""
-    cost = f", {html.escape(event.cost_display)} so far" if event.cost_display else ""
-    return (
-        f'<div><progress value="{percent}" max="100" style="width:24em"></progress> '
-        f"{percent}% · {event.frames_rendered} frames, {event.chunks} chunks{eta}{cost}</div>"
-    )
+    """A small HTML progress bar for a :class:`Progress` event: percent, stage, frames,
+    chunks, the stage's ETA and the cost so far.
+
+    >>> progress_html(Progress(progress=0.5, frames_rendered=75, stage="frames",
+    ...                        eta_seconds=72, cost_display="$0.001")).split("</progress> ")[1]
+    '50.0% · rendering · 75 frames, 0 chunks · ETA 1:12 · $0.001 so far</div>'
+    """
+    percent = round(shown_progress(event) * 100, 1)
+    chunks = (f"{event.chunks}/{event.total_chunks}" if event.total_chunks
+              else str(event.chunks))
+    parts = [f"{percent}%", f"{event.frames_rendered} frames, {chunks} chunks"]
+    if event.stage:
+        parts.insert(1, STAGE_WORDS[event.stage])
+    if event.eta_seconds is not None:
+        parts.append(f"ETA {format_eta(event.eta_seconds)}")
+    if event.cost_display:
+        parts.append(f"{html.escape(event.cost_display)} so far")
+    return f"<div>{_progress_element(percent)} {' · '.join(parts)}</div>"
+
+
+def outcome_bar_html(event: Done | Failed, progress: float = 0.0) -> str:
+    """The last state of a live progress bar: full on :class:`Done`; on :class:`Failed`,
+    stopped where it was (``progress``), in red, with the message and the explanation.
+
+    >>> outcome_bar_html(Done(url="https://x/o.mp4", size=1, cost_display="$0.002")
+    ...                  ).split("</progress> ")[1]
+    '100% · done · $0.002</div>'
+    >>> "Render failed:</b> boom" in outcome_bar_html(Failed(message="boom"), 0.4)
+    True
+    """
+    if isinstance(event, Done):
+        parts = ["100%", "done"]
+        if event.frames_rendered is not None:
+            parts.append(f"{event.frames_rendered} frames, {event.chunks or 0} chunks")
+        if event.cost_display:
+            parts.append(html.escape(event.cost_display))
+        return f"<div>{_progress_element(100)} {' · '.join(parts)}</div>"
+    percent = round(progress * 100, 1)
+    explanation = (f"<div><i>{html.escape(event.explanation)}</i></div>"
+                   if event.explanation else "")
+    return (f'<div style="color:{_FAILED_RED}">{_progress_element(percent, _FAILED_RED)} '
+            f"<b>Render failed:</b> {html.escape(event.message)}</div>{explanation}")
 
 
 def done_html(event: Done) -> str:
@@ -197,5 +310,5 @@ def failed_html(event: Failed) -> str:
     """HTML for a failed render, with Remotion's explanation."""
     explanation = (f"<div><i>{html.escape(event.explanation)}</i></div>"
                    if event.explanation else "")
-    return (f'<div style="color:#b00020"><b>Render failed:</b> '
+    return (f'<div style="color:{_FAILED_RED}"><b>Render failed:</b> '
             f"{html.escape(event.message)}</div>{explanation}")

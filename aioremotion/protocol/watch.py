@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from ..errors import InvalidOptionsError, ProgressFileError, RemotionError
-from .events import Done, Failed, Progress, event_from_progress
+from .events import Done, Failed, Progress, event_from_progress, render_stage
 from .naming import launch_logs_url
 from .progress import (
     NOT_CHECKED,
@@ -70,7 +70,6 @@ from .progress import (
     RenderProgress,
     _NotChecked,
     compute_render_progress,
-    frame_count,
     parse_progress_file,
 )
 from .schedule import PollPolicy, PollSchedule
@@ -257,25 +256,6 @@ def progress_event(
         if timeout_at is not None and progress.current_time > timeout_at + metadata_grace_s * 1000:
             return metadata_timeout_failure(ctx, progress)
     return event
-
-
-def render_stage(progress: RenderProgress) -> tuple[str, float | None]:
-    """The phase a render is in and how far along it is, for the poll schedule.
-
-    Rendering the frames and combining the chunks run at very different speeds (the
-    overall progress gives combining a tenth however long it takes), so the schedule
-    predicts the end of each on its own: ``frames`` (frames rendered of the total),
-    then ``combine`` (frames combined). Before the metadata exists: ``starting``.
-    """
-    metadata = progress.render_metadata
-    if metadata is None or not metadata.frame_range or len(metadata.frame_range) < 2:
-        return "starting", None
-    total = frame_count(metadata.frame_range, metadata.every_nth_frame or 1)
-    if total <= 0:
-        return "starting", None
-    if progress.frames_rendered < total:
-        return "frames", progress.frames_rendered / total
-    return "combine", min(1.0, progress.combined_frames / total)
 
 
 def _differs(a: Progress, b: Progress) -> bool:

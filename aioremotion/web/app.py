@@ -79,6 +79,7 @@ from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id
+from ..protocol.schedule import PollPolicy
 from ..protocol.watch import progress_event
 from ._http import (
     ApiError,
@@ -126,6 +127,10 @@ BUCKET_UNKNOWN_MESSAGE = (
     "Its operator should set REMOTION_BUCKET to the name of the render bucket (the server "
     "log has the details)."
 )
+#: How often the demo page polls the progress route (a person watches it).
+_DEMO_POLICY = PollPolicy.interactive()
+
+
 class RemotionWeb:
     """The backend behind :func:`create_app`: settings, the client, the known buckets and
     the webhook receiver, with one Starlette endpoint per route.
@@ -450,7 +455,10 @@ class RemotionWeb:
             "composition": self.config.composition or "HelloWorld",
             "renderUrl": request.url_for("lambda-render").path,
             "progressUrl": request.url_for("lambda-progress").path,
-            "pollIntervalMs": 1000,
+            # the page is watched by a person: PollPolicy.interactive()'s cadence (every
+            # 0.5 s while progress moves, easing to 1 s while it does not)
+            "pollIntervalMs": round(_DEMO_POLICY.base_s * 1000),
+            "maxPollIntervalMs": round(_DEMO_POLICY.cap_s * 1000),
         }
         # "<" escaped: the JSON sits inside a <script> element
         data = json.dumps(settings).replace("<", "\\u003c")

@@ -37,20 +37,6 @@ from aioremotion.events import Progress
 from aioremotion.handles import RenderHandle
 from aioremotion.recovery import tag_options
 
-AMBIENT = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA",
-           "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-           "AWS_DEFAULT_REGION", "REMOTION_AWS_REGION", "REMOTION_FUNCTION_NAME",
-           "REMOTION_SERVE_URL", "REMOTION_COMPOSITION", "REMOTION_BUCKET",
-           "REMOTION_AWS_ACCESS_KEY_ID", "REMOTION_AWS_SECRET_ACCESS_KEY")
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ambient AWS or Remotion settings; outputs land in a fresh folder."""
-    for name in AMBIENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-
 
 @asynccontextmanager
 async def exported_emulator(monkeypatch: pytest.MonkeyPatch,
@@ -170,7 +156,7 @@ async def test_invalid_options_exit_2_naming_the_field(
         assert f"  {field}: " in err
 
 
-async def test_missing_credentials_exit_1_suggesting_local(
+async def test_missing_credentials_exit_2_suggesting_local(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
@@ -181,7 +167,7 @@ async def test_missing_credentials_exit_1_suggesting_local(
                  "AWS_WEB_IDENTITY_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
     code, out, err = await cli(capsys, "info")
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # a configuration error: nothing could start
     assert "No AWS credentials were found" in err and "--local" in err
 
 

@@ -15,6 +15,7 @@ import anyio
 import pytest
 
 from aioremotion import RemotionLambda
+from aioremotion.cli._common import EXIT_USAGE
 from aioremotion.emulator.config import REAL_OUTPUTS, SYNTHETIC_OUTPUTS
 from aioremotion.events import Done
 
@@ -92,7 +93,7 @@ def test_without_the_encoder_nothing_starts_and_the_extra_is_named() -> None:
     results = json.loads(done.stdout)
     for command in ("emulator", "serve"):
         code, err = results[command]
-        assert code == 1, (command, err)
+        assert code == EXIT_USAGE, (command, err)  # configuration: install the extra
         assert 'pip install "aioremotion[emulator]"' in err, (command, err)
         assert "--synthetic" in err, (command, err)
         assert "rendering on a local emulator" not in err, (command, err)

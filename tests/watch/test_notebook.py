@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import sys
 import types
 from typing import Any
 
 import pytest
 
+import aioremotion.shortcuts
 from aioremotion.emulator import RemotionEmulator
-from aioremotion.events import Done, Failed, Progress
+from aioremotion.events import Done, Failed, Progress, RenderFailed
 from aioremotion.notebook import LiveProgress, in_notebook
+from aioremotion.schedule import PollPolicy
 from aioremotion.shortcuts import render
 
 from .test_watch import FAST
@@ -72,12 +75,59 @@ async def test_render_in_a_notebook_shows_live_progress(
                             composition="HelloWorld", codec="h264", watch_options=FAST)
     assert fake_ipython.shown
     assert all("<progress" in html for html in fake_ipython.shown + fake_ipython.updates)
+    last = fake_ipython.updates[-1]  # the bar ends full, with the cost, not at 90%
+    assert 'value="100"' in last and "done" in last and done.cost_display
+    assert html.escape(done.cost_display) in last
     assert "<video" in done._repr_html_()  # the emulator serves it locally
+
+
+async def test_a_failed_render_in_a_notebook_ends_the_bar_in_red(
+    emulator: RemotionEmulator, fake_ipython: FakeDisplay
+) -> None:
+    emulator.faults.fail_chunk(0, retryable=False, message="TypeError: x is undefined")
+    async with emulator.client() as remotion:
+        with pytest.raises(RenderFailed):
+            await render(client=remotion, serve_url=emulator.serve_url,
+                         composition="HelloWorld", codec="h264", watch_options=FAST)
+    last = (fake_ipython.shown + fake_ipython.updates)[-1]
+    assert "#b00020" in last and "Render failed:</b> TypeError: x is undefined" in last
+
+
+async def test_a_notebook_polls_on_the_interactive_policy(
+    emulator: RemotionEmulator, fake_ipython: FakeDisplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Any] = []
+    real_wait = aioremotion.shortcuts.wait
+
+    async def spy(client: Any, handle: Any, options: Any = None, **kwargs: Any) -> Done:
+        seen.append(options)
+        return await real_wait(client, handle, options, **kwargs)
+
+    monkeypatch.setattr(aioremotion.shortcuts, "wait", spy)
+    async with emulator.client() as remotion:
+        await render(client=remotion, serve_url=emulator.serve_url,
+                     composition="HelloWorld", codec="h264")
+    [options] = seen
+    assert options.policy == PollPolicy.interactive() and options.heartbeat_s == 1.0
 
 
 def test_live_progress_updates_one_display(fake_ipython: FakeDisplay) -> None:
     live = LiveProgress()
     live(Progress(progress=0.1))
-    live(Progress(progress=0.2))
+    live(Progress(progress=0.2, stage="frames", eta_seconds=75, cost_display="<$0.001"))
     assert len(fake_ipython.shown) == 1
     assert len(fake_ipython.updates) == 1
+    assert "rendering" in fake_ipython.updates[-1] and "ETA 1:15" in fake_ipython.updates[-1]
+    live(Done(url="https://x/out.mp4", size=1, cost_display="$0.002"))
+    assert len(fake_ipython.shown) == 1  # still the same display
+    assert 'value="100"' in fake_ipython.updates[-1]
+    assert "done" in fake_ipython.updates[-1] and "$0.002" in fake_ipython.updates[-1]
+
+
+def test_live_progress_shows_a_failure_where_it_stopped(fake_ipython: FakeDisplay) -> None:
+    live = LiveProgress()
+    live(Progress(progress=0.9))
+    live(Failed(message="boom <b>", explanation="the browser crashed"))
+    last = fake_ipython.updates[-1]
+    assert 'value="90.0"' in last and "#b00020" in last
+    assert "boom &lt;b&gt;" in last and "the browser crashed" in last

@@ -873,7 +873,8 @@ async def test_demo_page(emulator: RemotionEmulator) -> None:
     settings = json.loads(page.text.split('<script id="settings" type="application/json">')[1]
                           .split("</script>")[0])
     assert settings == {"composition": "Square", "renderUrl": "/api/lambda/render",
-                        "progressUrl": "/api/lambda/progress", "pollIntervalMs": 1000}
+                        "progressUrl": "/api/lambda/progress", "pollIntervalMs": 500,
+                        "maxPollIntervalMs": 1000}  # PollPolicy.interactive()
 
 
 async def test_mounted_under_a_prefix_with_the_parent_running_its_lifespan(
