@@ -1,6 +1,7 @@
 """A finished render's cost is its real estimate, shown as the running one is.
 
-The emulated launch writes ``postRenderData.cost`` as Remotion's does (PROTOCOL.md 8.4):
+The emulated launch writes ``postRenderData.cost`` as Remotion's does
+(docs/PROTOCOL.md section 13.4):
 the renderers' billed durations (each chunk's render time plus 100 ms) × the renderer's
 memory, plus every invocation, priced for the region. The protocol layer passes Remotion's
 strings through unchanged (``<$0.001`` while running, ``$0`` at the end for a small
