@@ -160,14 +160,12 @@ def _pal8_frame(img: Image.Image) -> VideoFrame:
 def _video_frame(img: Image.Image, settings: VideoSettings, pix_fmt: str) -> VideoFrame:
     """``img`` in the encoder's pixel format (bt709, limited range for the 4:2:0 codecs)."""
     import av
-    from av.video.reformatter import ColorRange, Colorspace
 
     if pix_fmt == "pal8":
         return _pal8_frame(img)
     frame = cast("VideoFrame", av.VideoFrame.from_image(img))  # type: ignore[no-untyped-call]
     if pix_fmt == "yuv420p":
-        frame = frame.reformat(format=pix_fmt, dst_colorspace=Colorspace.ITU709,
-                               dst_color_range=ColorRange.MPEG)  # fmt: skip
+        frame = frame.reformat(format=pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG")
     else:
         frame = frame.reformat(format=pix_fmt)
     return frame
