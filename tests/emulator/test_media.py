@@ -517,12 +517,16 @@ async def test_other_codecs_produce_valid_files(
     assert info["decoded_seconds"] == pytest.approx(1.0, abs=0.06)
 
 
-@pytest.mark.parametrize("codec", ["h264", "h265", "vp9", "prores"])
-async def test_chunks_of_any_length_join_exactly(encoder: Any, tmp_path: Path, codec: str) -> None:
-    """One- and seven-frame chunks: no frame lost, no timestamp drift at the joins."""
+@pytest.mark.parametrize("codec", ["h264", "h265", "vp8", "vp9", "prores"])
+@pytest.mark.parametrize("lengths", [[7, 7, 7, 7, 1, 1], [1, 6, 1, 7, 7, 8]])
+async def test_chunks_of_any_length_join_exactly(
+    encoder: Any, tmp_path: Path, codec: str, lengths: list[int]
+) -> None:
+    """One- and seven-frame chunks, a one-frame chunk first too: no frame lost, no
+    timestamp drift at the joins, the frame rate recorded."""
     ext = chunk_extension(codec)
     chunks, start = [], 0
-    for i, n in enumerate([7, 7, 7, 7, 1, 1]):
+    for i, n in enumerate(lengths):
         frames = range(start, start + n)
         path = tmp_path / f"chunk-{i}.{ext}"
         chunks.append(await encode_chunk(SQUARE, {}, frames, codec=codec, out_path=path))

@@ -304,6 +304,7 @@ def remux_video(
         if not rate:
             raise EncodingError(f"combine {len(paths)} {codec} chunks",
                                 f"{paths[0]} has no frame rate")  # fmt: skip
+        out_stream.codec_context.framerate = rate  # the container records it (WebM too)
         if audio is not None:
             audio.add_to(output)
         frame_base = 1 / Fraction(rate)
