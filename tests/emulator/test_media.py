@@ -537,6 +537,22 @@ async def test_chunks_of_any_length_join_exactly(
     assert info["fps"] == 30.0 and info["duration"] == pytest.approx(1.0, abs=0.01)
 
 
+@pytest.mark.parametrize("codec", ["h264", "vp8", "vp9", "prores"])
+async def test_a_short_render_records_its_exact_frame_rate(
+    encoder: Any, tmp_path: Path, codec: str
+) -> None:
+    """Six frames, the first chunk a single one: too few for a player to guess the rate,
+    so the container must record it."""
+    ext = chunk_extension(codec)
+    chunks = [await encode_chunk(SQUARE, {}, frames, codec=codec,
+                                 out_path=tmp_path / f"chunk-{i}.{ext}")
+              for i, frames in enumerate([[3], range(4, 9)])]  # fmt: skip
+    out = await combine_chunks(chunks, tmp_path / f"out.{output_extension(codec)}", codec=codec)
+    info = ffprobe_like(out)
+    assert info["errors"] == [] and info["frames"] == 6 and info["fps"] == 30.0
+    assert info["decoded_seconds"] == pytest.approx(0.2, abs=1e-6)
+
+
 @pytest.mark.parametrize(
     ("codec", "audio_codec", "fmt", "audio"),
     [("h264", "aac", "mov,mp4", "aac"), ("h264", "pcm-16", "matroska", "pcm_s16le"),
