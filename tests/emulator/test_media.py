@@ -539,10 +539,13 @@ async def test_chunks_of_any_length_join_exactly(
 
 @pytest.mark.parametrize("codec", ["h264", "vp8", "vp9", "prores"])
 async def test_a_short_render_records_its_exact_frame_rate(
-    encoder: Any, tmp_path: Path, codec: str
+    encoder: Any, tmp_path: Path, codec: str, request: pytest.FixtureRequest
 ) -> None:
     """Six frames, the first chunk a single one: too few for a player to guess the rate,
     so the container must record it."""
+    if codec in ("vp8", "vp9") and int(encoder.__version__.split(".")[0]) < 18:
+        # Python 3.10 gets av 17 (no av 18 wheel), whose remuxed WebM lacks the rate.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="av < 18: rate estimated"))
     ext = chunk_extension(codec)
     chunks = [await encode_chunk(SQUARE, {}, frames, codec=codec,
                                  out_path=tmp_path / f"chunk-{i}.{ext}")
