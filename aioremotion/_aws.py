@@ -26,6 +26,7 @@ from botocore.exceptions import (
 
 from . import environment
 from .errors import CredentialsMissingError, InvalidOptionsError
+from .protocol.constants import DEFAULT_REMOTION_VERSION
 
 #: Lambda invokes need read timeouts at least the function timeout (up to 900 s).
 LAMBDA_READ_TIMEOUT_MARGIN_S = 30
@@ -49,9 +50,19 @@ class AwsSettings:
     s3_max_attempts: int = 3
 
 
+#: What a client without a region is told.
+MISSING_REGION = ('is required: pass the region your function is deployed in, as '
+                  'region="us-east-1" for example, or set AWS_REGION (or REMOTION_AWS_REGION)')
+
+
 def region_from_environment() -> str | None:
     """The region set in the environment, Remotion's variable first."""
     return environment.setting("region")
+
+
+def version_from_environment() -> str:
+    """The Remotion version to build payloads for: ``REMOTION_VERSION``, else the default."""
+    return environment.setting("remotion_version") or DEFAULT_REMOTION_VERSION
 
 
 def make_session(environ: Mapping[str, str] | None = None) -> AioSession:
@@ -78,9 +89,7 @@ async def ensure_credentials(session: AioSession) -> None:
         credentials = await session.get_credentials()
     except Exception as exc:  # a broken profile, say
         raise CredentialsMissingError(
-            "Set up Remotion Lambda to render videos. See the README.md for how to do so. "
-            f"(AWS credentials could not be loaded: {exc})"
-        ) from exc
+            detail=f"they could not be loaded: {type(exc).__name__}: {exc}") from exc
     if credentials is None:
         raise CredentialsMissingError()
 

@@ -26,7 +26,7 @@ from aiobotocore.session import AioSession
 from typing_extensions import Unpack
 
 from . import _redact, environment
-from ._aws import AwsSettings, region_from_environment
+from ._aws import MISSING_REGION, AwsSettings, region_from_environment, version_from_environment
 from .buckets import RenderBuckets
 from .errors import InvalidOptionsError, InvalidReplyError, RemotionError, RemotionFunctionError
 from .handles import RenderHandle, StillResult
@@ -35,7 +35,6 @@ from .progress_reader import ProgressReader
 from .protocol.constants import (
     DEFAULT_DISK_MB,
     DEFAULT_MEMORY_MB,
-    DEFAULT_REMOTION_VERSION,
     DEFAULT_TIMEOUT_S,
 )
 from .protocol.naming import (
@@ -88,8 +87,8 @@ class RemotionLambda:
             transport's).
         function_name: the deployed function; defaults to ``REMOTION_FUNCTION_NAME``, else
             the name Remotion's deploy gives this version's function with default settings.
-        remotion_version: the version payloads are built for (the deployed function's;
-            :meth:`function_version` tells).
+        remotion_version: the deployed function's version, which payloads must carry
+            (:meth:`function_version` tells); default ``REMOTION_VERSION``, else 4.0.527.
         throttle_retry: how throttled invocations are retried (:mod:`aioremotion.retry`).
         transport: talk to AWS through this (a :class:`~aioremotion.transport.MockTransport`
             in unit tests) instead of an ``AiobotocoreTransport`` built from:
@@ -111,7 +110,7 @@ class RemotionLambda:
         *,
         region: str | None = None,
         function_name: str | None = None,
-        remotion_version: str = DEFAULT_REMOTION_VERSION,
+        remotion_version: str | None = None,
         throttle_retry: ThrottleRetry | None = None,
         transport: Transport | None = None,
         session: AioSession | None = None,
@@ -128,13 +127,12 @@ class RemotionLambda:
     ) -> None:
         resolved = region or region_from_environment() or (transport and transport.region)
         if not resolved:
-            raise InvalidOptionsError(
-                [("region", "is required: pass region=... or set AWS_REGION")])
+            raise InvalidOptionsError([("region", MISSING_REGION)])
         self.region = check_region(resolved)
-        self.remotion_version = remotion_version
+        self.remotion_version = remotion_version or version_from_environment()
         self.function_name = check_function_name(
             function_name or environment.setting("function_name")
-            or speculate_function_name(version=remotion_version, memory_mb=DEFAULT_MEMORY_MB,
+            or speculate_function_name(version=self.remotion_version, memory_mb=DEFAULT_MEMORY_MB,
                                        disk_mb=DEFAULT_DISK_MB, timeout_s=DEFAULT_TIMEOUT_S))
         timeout = {} if lambda_read_timeout_s is None else {
             "lambda_read_timeout_s": lambda_read_timeout_s}
@@ -211,7 +209,7 @@ class RemotionLambda:
         if region is not None and region != self.region:
             raise InvalidOptionsError(
                 [("region", f"{region!r} differs from this client's region {self.region!r}: "
-                            "use a RemotionLambda for that region")])
+                            f"use a client of that region, RemotionLambda(region={region!r})")])
         return function_name or self.function_name
 
     def _render_ref(self, render: RenderHandle | str, bucket_name: str | None,
@@ -341,7 +339,8 @@ class RemotionLambda:
         assert read.file is not None
         if not read.file.cancellation_enabled:
             raise RemotionError(f"Cannot cancel render {ref.render_id}: The render was not "
-                                "started with enableCancellation: true.")
+                                "started with enableCancellation: true. Start it with "
+                                "render_media(..., enable_cancellation=True) to cancel it.")
         body = js_json_dumps({"cancelledAt": int(self.now_ms())}).encode()
         await self._transport.put_object(ref.bucket_name, cancel_key(ref.render_id), body)
 

@@ -53,8 +53,9 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "AccessDeniedError",
@@ -140,15 +141,40 @@ class CredentialsError(AwsError):
     same request cannot help, so nothing retries it."""
 
 
-class CredentialsMissingError(CredentialsError):
-    """No AWS credentials were found (the Next.js template's wording)."""
+#: How to give aioremotion AWS credentials (every variable is one aioremotion or botocore
+#: reads; see aioremotion.environment.VARIABLES).
+CREDENTIALS_HELP: Final = (
+    "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or REMOTION_AWS_ACCESS_KEY_ID and "
+    "REMOTION_AWS_SECRET_ACCESS_KEY, which win over them), or name a profile with AWS_PROFILE "
+    "(or REMOTION_AWS_PROFILE); an IAM role, or `aws sso login` for an SSO profile, works too."
+)
+#: Where to render without an AWS account.
+EMULATOR_HELP: Final = (
+    "No AWS account? Render on the local emulator: add --local on the command line "
+    "(`aioremotion render --local`), run `aioremotion emulator`, or use "
+    "`aioremotion.emulator.RemotionEmulator` in Python."
+)
 
-    def __init__(self, message: str | None = None, **context: Any) -> None:
-        super().__init__(
-            message
-            or "Set up Remotion Lambda to render videos. See the README.md for how to do so.",
-            **context,
-        )
+
+def missing_credentials_message(detail: str | None = None) -> str:
+    """The message of a :class:`CredentialsMissingError`; ``detail`` says what failed.
+
+    >>> print(missing_credentials_message("botocore found none"))  # doctest: +ELLIPSIS
+    No AWS credentials were found (botocore found none). Set AWS_ACCESS_KEY_ID and ...
+    """
+    found = f" ({detail})" if detail else ""
+    return f"No AWS credentials were found{found}. {CREDENTIALS_HELP} {EMULATOR_HELP}"
+
+
+class CredentialsMissingError(CredentialsError):
+    """No AWS credentials were found. The message names the variables that provide them
+    and the local emulator; ``detail`` says what failed (say, a profile that does not
+    exist)."""
+
+    def __init__(self, message: str | None = None, *, detail: str | None = None,
+                 **context: Any) -> None:
+        self.detail = detail
+        super().__init__(message or missing_credentials_message(detail), **context)
 
 
 class CredentialsExpiredError(CredentialsError):
@@ -174,8 +200,9 @@ class BucketNotFoundError(AwsError):
         super().__init__(
             message or (
                 f"The S3 bucket {bucket_name} does not exist (asked from region {region}). "
-                "Pass the bucketName the render call returned; if the bucket was deleted, "
-                "a new render creates one (or call get_or_create_bucket())."
+                "Pass the bucketName the render call returned (bucket_name=..., or the "
+                "RenderHandle itself); if the bucket was deleted, a new render creates one "
+                "(or call get_or_create_bucket())."
             ),
             **context,
         )
@@ -191,9 +218,10 @@ class FunctionNotFoundError(AwsError):
         detail = f": {detail}" if detail else ""
         super().__init__(
             f"Lambda function {function_name} was not found in {region}{detail}. Deploy it "
-            "with `npx remotion lambda functions deploy`, or pass the name of the deployed "
-            "function (function_name=... or REMOTION_FUNCTION_NAME) and the region it is "
-            "deployed in.",
+            "with `npx remotion lambda functions deploy`, or pass the name of a deployed "
+            "function (function_name=... or REMOTION_FUNCTION_NAME; `npx remotion lambda "
+            "functions ls` lists them) and the region it is deployed in (region=... or "
+            "AWS_REGION). " + EMULATOR_HELP,
             **context,
         )
 
@@ -210,8 +238,8 @@ class WrongRegionError(AwsError):
         super().__init__(
             f"The S3 bucket {bucket_name} is in {where}, not in {region}, the client's "
             "region. Use a client for the bucket's region "
-            f"(RemotionLambda(region={bucket_region or '...'!r}) or AWS_REGION), or pass a "
-            "bucket of this region.",
+            f"(RemotionLambda(region={bucket_region or '...'!r}), or AWS_REGION or "
+            "REMOTION_AWS_REGION), or pass a bucket of this region.",
             **context,
         )
 
@@ -300,22 +328,92 @@ def is_transient(error: BaseException) -> bool:
 class RemotionFunctionError(RemotionError):
     """The Remotion function ran and answered with an error.
 
-    ``message`` is the function's own message, ``stack`` its stack trace if it sent one.
+    ``message`` is the function's own message (Remotion's words, unchanged), ``stack`` its
+    stack trace if it sent one. ``str()`` of the error is ``message``, except for
+    subclasses that explain it in aioremotion's terms.
     """
 
     def __init__(self, message: str, *, stack: str | None = None, function_name: str = "") -> None:
         self.message = message
         self.stack = stack
         self.function_name = function_name
-        super().__init__(message)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        return self.message
+
+
+#: Remotion's API names in its version-mismatch text → the aioremotion call that sent it.
+_PYTHON_CALLS: Final = {
+    "renderMediaOnLambda": "render_media()",
+    "renderStillOnLambda": "render_still()",
+    "getRenderProgress": 'get_progress(via="lambda")',
+    "getCompositionsOnLambda": "get_compositions()",
+}
+_API_RE: Final = re.compile(r"When calling (\w+)\(\)")
+_FUNCTION_VERSION_RE: Final = re.compile(r"which has the version (\S+?),?\s")
+_SENT_VERSION_RE: Final = re.compile(r"invoke the function has version (\S+?)\.?(?:\s|$)")
 
 
 class VersionMismatchError(RemotionFunctionError):
     """The deployed function runs another Remotion version than the payload was built for.
 
-    Fix: pass the deployed version (``RemotionLambda(remotion_version=...)``; find it with
-    ``await client.function_version()``), or deploy a function of the version you use.
+    The message says both versions and the fix: pass the function's version
+    (``RemotionLambda(remotion_version=...)`` or ``REMOTION_VERSION``; ``await
+    client.function_version()`` or ``aioremotion info`` tells it), or deploy a function of
+    the version you use. Remotion's own text stays in ``message`` and ends ``str()``.
+
+    ``function_version`` and ``sent_version`` are read from Remotion's text (``None`` when
+    it does not say; ``sent_version`` is ``None`` too when the payload had no version);
+    ``call`` is the aioremotion call that was refused (``"render_media()"``, ...), if known.
+
+    >>> error = VersionMismatchError(
+    ...     "Version mismatch: When calling renderMediaOnLambda(), you passed fn as the "
+    ...     "function, which has the version 4.0.508, but the @remotion/lambda package you "
+    ...     "used to invoke the function has version 4.0.527. Deploy a new function and use "
+    ...     "it to call getRenderProgress(). See: https://www.remotion.dev/docs/lambda/upgrading",
+    ...     function_name="fn")
+    >>> error.function_version, error.sent_version, error.call
+    ('4.0.508', '4.0.527', 'render_media()')
+    >>> print(error)  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    The function fn runs Remotion 4.0.508 but this client sent 4.0.527 (render_media()):
+    pass remotion_version="4.0.508" (or set REMOTION_VERSION=4.0.508), or deploy a
+    function of Remotion 4.0.527. ... Remotion said: Version mismatch: When calling ...
     """
+
+    def __init__(self, message: str, *, stack: str | None = None, function_name: str = "") -> None:
+        first_line = message.strip().split("\n", 1)[0]
+        api = _API_RE.search(first_line)
+        function_version = _FUNCTION_VERSION_RE.search(first_line)
+        sent_version = _SENT_VERSION_RE.search(first_line)
+        self.call: str | None = _PYTHON_CALLS.get(api.group(1)) if api else None
+        self.function_version: str | None = function_version.group(1) if function_version else None
+        self.sent_version: str | None = sent_version.group(1) if sent_version else None
+        super().__init__(message, stack=stack, function_name=function_name)
+
+    def _describe(self) -> str:
+        function = f"The function {self.function_name}" if self.function_name else "The function"
+        call = f" ({self.call})" if self.call else ""
+        fv, sv = self.function_version, self.sent_version
+        if fv and sv:
+            problem = f"{function} runs Remotion {fv} but this client sent {sv}{call}"
+        elif fv and "incompatible payload" in self.message:
+            of = f" of {self.call}" if self.call else ""
+            problem = f"{function} runs Remotion {fv} but the payload{of} carried no version"
+        elif fv:
+            problem = f"{function} runs Remotion {fv}, not the version this client sent{call}"
+        else:
+            sent = f" ({sv})" if sv else ""
+            problem = (f"{function} runs another Remotion version than this client "
+                       f"sent{sent}{call}")
+        fix = (f'pass remotion_version="{fv}" (or set REMOTION_VERSION={fv})' if fv
+               else "pass the function's version as remotion_version=... (or set "
+                    "REMOTION_VERSION)")
+        deploy = f"Remotion {sv}" if sv else "the version you use"
+        said = self.message.strip().split("\n", 1)[0]
+        return (f"{problem}: {fix}, or deploy a function of {deploy}. `await "
+                "client.function_version()` (CLI: `aioremotion info`) shows a function's "
+                f"version. Remotion said: {said}")
 
 
 class FunctionInvocationError(RemotionError):
@@ -373,7 +471,8 @@ class StillRenderNotSupportedError(RemotionError):
 
     def __init__(self) -> None:
         super().__init__(
-            "You don't need to call getRenderProgress() on a still render. "
-            "Once you have obtained the `renderId`, the render is already done! "
-            "(aioremotion: render_still() returns the finished result.)"
+            "A still render has no progress to follow: render_still() returns only once the "
+            "image is done, with its URL (StillResult.url). Remotion said: You don't need to "
+            "call getRenderProgress() on a still render. Once you have obtained the "
+            "`renderId`, the render is already done!"
         )

@@ -7,12 +7,15 @@ import asyncio
 import os
 import sys
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import environment
 from ._common import EXIT_OK, CliError
 
-__all__ = ["add_parsers"]
+if TYPE_CHECKING:
+    from ..emulator import EmulatorConfig, RemotionEmulator
+
+__all__ = ["add_parsers", "banner"]
 
 
 def add_parsers(sub: Any) -> None:
@@ -26,11 +29,7 @@ def add_parsers(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--local", action="store_true",
                        help="render on a local emulator (the default without AWS credentials)")
-    real = serve.add_mutually_exclusive_group()
-    real.add_argument("--real", dest="real", action="store_true", default=True,
-                      help="with the emulator: real H.264 (default)")
-    real.add_argument("--synthetic", dest="real", action="store_false",
-                      help="with the emulator: tiny synthetic outputs")
+    _add_output_flags(serve, "with the emulator: ")
     serve.add_argument("--log-level", default="info",
                        choices=("critical", "error", "warning", "info", "debug"))
     serve.set_defaults(handler=serve_command)
@@ -39,11 +38,12 @@ def add_parsers(sub: Any) -> None:
         "emulator",
         help="serve a local Remotion Lambda (Lambda API + S3) until interrupted",
         description="Serve a local Remotion Lambda on 127.0.0.1 and print `export KEY=VALUE` "
-                    "lines that point any Remotion Lambda client at it.",
+                    "lines that point any Remotion Lambda client at it. Renders are real "
+                    "H.264 videos unless --synthetic is given; the banner on stderr says "
+                    "which.",
     )
     emulator.add_argument("--region", default="us-east-1")
-    emulator.add_argument("--real", action="store_true",
-                          help="draw and encode real videos (needs aioremotion[emulator])")
+    _add_output_flags(emulator, "")
     emulator.add_argument("--speed", type=float, default=1.0,
                           help="divide simulated render time by this factor")
     emulator.add_argument("--frame-cost-ms", type=float, default=0.0,
@@ -51,17 +51,58 @@ def add_parsers(sub: Any) -> None:
     emulator.set_defaults(handler=emulator_command)
 
 
+def _add_output_flags(parser: argparse.ArgumentParser, prefix: str) -> None:
+    """``--real`` (the default) and ``--synthetic``: what the emulator's renders produce."""
+    real = parser.add_mutually_exclusive_group()
+    real.add_argument("--real", dest="real", action="store_true", default=True,
+                      help=f"{prefix}draw and encode real H.264 video (the default; needs "
+                           "the emulator extra: pip install 'aioremotion[emulator]')")
+    real.add_argument("--synthetic", dest="real", action="store_false",
+                      help=f"{prefix}fast synthetic outputs for load tests: tiny files of "
+                           "the right type that no player can play")
+
+
+async def _start(stack: AsyncExitStack, emulator: RemotionEmulator) -> RemotionEmulator:
+    """Start ``emulator`` on ``stack``; a missing encoder becomes an error message that
+    says what to install (never a silent fall back to synthetic outputs)."""
+    from ..emulator.media import MediaDependencyError
+
+    try:
+        return await stack.enter_async_context(emulator)
+    except MediaDependencyError as exc:
+        raise CliError(f"{exc} (or pass --synthetic for fast outputs that are not "
+                       "playable)") from exc
+
+
+def banner(config: EmulatorConfig) -> str:
+    """The line ``aioremotion emulator`` prints to stderr once it serves: which outputs
+    its renders produce.
+
+    Example::
+
+        >>> from aioremotion.emulator.config import EmulatorConfig
+        >>> banner(EmulatorConfig(real_encoding=True))
+        '# aioremotion emulator: real H.264 encoding (--synthetic for fast, unplayable outputs)'
+    """
+    hint = ("--synthetic for fast, unplayable outputs" if config.real_encoding
+            else "drop --synthetic for real H.264")
+    return f"# aioremotion emulator: {config.outputs} ({hint})"
+
+
 async def emulator_command(args: argparse.Namespace) -> int:
-    """``aioremotion emulator``: serve until interrupted."""
+    """``aioremotion emulator``: serve until interrupted. Prints ``export`` lines on
+    stdout, then the banner (real or synthetic outputs) on stderr."""
     from ..emulator import EmulatorConfig, RemotionEmulator
 
     config = EmulatorConfig(real_encoding=args.real, speed=args.speed,
                             frame_cost_ms=args.frame_cost_ms)
-    async with RemotionEmulator(region=args.region, config=config) as emulator:
+    async with AsyncExitStack() as stack:
+        emulator = await _start(stack, RemotionEmulator(region=args.region, config=config))
         for line in emulator.export_lines():
             print(line)
-        print("# aioremotion emulator running; press Ctrl+C to stop", file=sys.stderr)
         sys.stdout.flush()
+        print(banner(config), file=sys.stderr)
+        print("# serving on 127.0.0.1; press Ctrl+C to stop", file=sys.stderr, flush=True)
         await asyncio.Event().wait()
     return EXIT_OK
 
@@ -95,15 +136,15 @@ async def serve_command(args: argparse.Namespace) -> int:
         if local:
             from ..emulator import EmulatorConfig, RemotionEmulator
 
-            emulator = await stack.enter_async_context(
-                RemotionEmulator(config=EmulatorConfig(real_encoding=args.real)))
+            emulator = await _start(
+                stack, RemotionEmulator(config=EmulatorConfig(real_encoding=args.real)))
             client = await stack.enter_async_context(emulator.client())
             composition = environment.setting("composition") or "HelloWorld"
             config = WebConfig.from_env({**os.environ, **emulator.env},
                                         composition=composition)
             app = create_app(config, client=client)
-            print(f"rendering on a local emulator (site {emulator.serve_url})",
-                  file=sys.stderr)
+            print(f"rendering on a local emulator ({emulator.config.outputs}; site "
+                  f"{emulator.serve_url})", file=sys.stderr)
         else:
             app = create_app()
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,

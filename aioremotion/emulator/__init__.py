@@ -2,7 +2,9 @@
 
 ``aioremotion render --local``, ``aioremotion serve --local`` and ``aioremotion emulator``
 run on it, and so can your demos, notebooks and tests (for tests, see the
-``remotion_emulator`` fixture of :mod:`aioremotion.testing`).
+``remotion_emulator`` fixture of :mod:`aioremotion.testing`). Those commands encode real
+H.264 unless given ``--synthetic``; the library's :class:`EmulatorConfig` defaults to
+synthetic outputs (tiny, unplayable, instant), so pass ``real_encoding=True`` for videos.
 
 * :class:`RemotionEmulator` - the emulator (Lambda API + moto S3 + emulated functions);
 * :class:`EmulatorConfig` - its speed, frame cost, real encoding, account concurrency;

@@ -4,8 +4,14 @@ pytest plugin and the command line can build one before anything starts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["EmulatorConfig"]
+__all__ = ["REAL_OUTPUTS", "SYNTHETIC_OUTPUTS", "EmulatorConfig"]
+
+#: How a banner describes an emulator with ``real_encoding=True``.
+REAL_OUTPUTS: Final = "real H.264 encoding"
+#: How a banner describes an emulator with ``real_encoding=False``.
+SYNTHETIC_OUTPUTS: Final = "synthetic outputs: files are not playable"
 
 
 @dataclass(frozen=True)
@@ -15,9 +21,18 @@ class EmulatorConfig:
     ``speed`` divides every simulated duration (frame cost, invoke latency, stitching);
     timestamps stay real. ``real_encoding`` draws and encodes real frames in-process with
     PyAV (``pip install "aioremotion[emulator]"``), the frame cost added to each; otherwise
-    outputs are small synthetic files.
+    outputs are small synthetic files of the right container type that no player can play.
     ``account_concurrency`` caps concurrently running functions (start, launch, each
     renderer); beyond it, invokes get HTTP 429 like an AWS account at its limit.
+
+    The library's default is synthetic, so that tests (the ``remotion_emulator`` fixture)
+    are fast; the command line's ``aioremotion emulator``, ``serve --local`` and
+    ``render --local`` encode real video unless told ``--synthetic``.
+
+    Example::
+
+        >>> EmulatorConfig(real_encoding=True, speed=10).outputs
+        'real H.264 encoding'
     """
 
     speed: float = 1.0
@@ -29,3 +44,15 @@ class EmulatorConfig:
     cancel_poll_interval_s: float = 1.0
     account_concurrency: int | None = None
     max_parallel_encoders: int = 2
+
+    @property
+    def outputs(self) -> str:
+        """What the renders produce, in the words of the command line's banner:
+        :data:`REAL_OUTPUTS` or :data:`SYNTHETIC_OUTPUTS`.
+
+        Example::
+
+            >>> EmulatorConfig().outputs
+            'synthetic outputs: files are not playable'
+        """
+        return REAL_OUTPUTS if self.real_encoding else SYNTHETIC_OUTPUTS

@@ -51,6 +51,33 @@ ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 
 
+def require_real_encoding() -> None:
+    """Raise :class:`~aioremotion.emulator.media.MediaDependencyError` (an ``ImportError``
+    whose message names the ``emulator`` extra) unless real encoding can run here: the
+    extra's packages (Pillow, PyAV) are installed and PyAV's H.264 encoder loads.
+
+    :class:`RemotionEmulator` calls it on start when ``real_encoding`` is on, so a missing
+    encoder fails there, not in every render.
+
+    Example::
+
+        try:
+            require_real_encoding()
+        except ImportError as exc:
+            print(exc)  # ... pip install "aioremotion[emulator]"
+    """
+    from .media import MediaDependencyError, encoder_available
+    from .media.deps import require_extra
+
+    require_extra()
+    if not encoder_available():
+        raise MediaDependencyError(
+            "real encoding in the emulator needs the emulator extra's PyAV with its H.264 "
+            'encoder, which is installed but cannot be loaded here: pip install '
+            '--force-reinstall "aioremotion[emulator]"'
+        )
+
+
 class _Tasks:
     """The emulator's background work (launches): cancelled and awaited on close."""
 
@@ -84,7 +111,9 @@ class RemotionEmulator:
         remotion_version: the version of :attr:`function_name` (any well-formed function
             name works, each with the version its name says).
         config: speed, frame cost, real encoding, account concurrency (see
-            :class:`EmulatorConfig`).
+            :class:`EmulatorConfig`; synthetic outputs by default). With real encoding,
+            starting raises :class:`~aioremotion.emulator.media.MediaDependencyError`
+            if the ``emulator`` extra is missing (see :func:`require_real_encoding`).
         registry: the compositions of the deployed site (default: ``HelloWorld`` and
             ``Square``); register your own with ``registry.register(...)``.
         site_name: the name the site is deployed under.
@@ -126,6 +155,8 @@ class RemotionEmulator:
     # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> RemotionEmulator:
+        if self.config.real_encoding:
+            require_real_encoding()
         # moto's server logs every request through werkzeug: keep the console for the user
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         stack = contextlib.AsyncExitStack()

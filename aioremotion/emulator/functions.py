@@ -1,5 +1,5 @@
 """The emulated Remotion functions behind the Lambda API server: the ``info``, ``start``,
-``status``, ``still`` and ``compositions`` routines (PROTOCOL.md sections 1-4, 7).
+``status``, ``still`` and ``compositions`` routines (docs/PROTOCOL.md sections 4, 5, 7, 9).
 
 Any well-formed ``remotion-render-<version>-mem<M>mb-disk<D>mb-<T>sec`` name is a deployed
 function of that version, memory, disk and timeout; other names get 404.

@@ -1,5 +1,5 @@
 """The emulated ``launch`` routine: plan chunks, run renderers concurrently, keep
-progress.json current, stitch, upload the output, send the webhook (PROTOCOL.md 4.3).
+progress.json current, stitch, upload, send the webhook (docs/PROTOCOL.md sections 8.1, 12).
 
 Work is simulated (a configurable cost per frame, divided by a speed factor) or real
 (frames drawn and encoded in-process with PyAV, see :mod:`aioremotion.emulator.media`; the

@@ -1,4 +1,4 @@
-"""How a render is split into chunks, one renderer invocation each (PROTOCOL.md 4.8).
+"""How a render is split into chunks, one renderer invocation each (docs/PROTOCOL.md section 10).
 
 Example:
     >>> plan = plan_chunks(frame_range=(0, 149), every_nth_frame=1)

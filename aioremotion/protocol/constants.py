@@ -1,6 +1,6 @@
 """Constants of the Remotion Lambda wire protocol (checked against Remotion 4.0.527).
 
-Everything here is data: no I/O, no event loop. See ``PROTOCOL.md`` section 0.
+Everything here is data: no I/O, no event loop. See docs/PROTOCOL.md sections 2, 6.2 and 13.
 """
 
 from __future__ import annotations

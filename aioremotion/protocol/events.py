@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from ..errors import RemotionError
+from .pricing import format_cost
 from .progress import EnhancedErrorInfo, RenderProgress
 
 __all__ = ["Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "event_from_progress"]
@@ -49,7 +50,10 @@ class Progress(_Event):
     chunks: int = 0
     total_chunks: int | None = None
     lambdas_invoked: int = 0
+    #: The estimated cost so far (Remotion's ``costs.accruedSoFar``).
     cost_so_far: float = 0.0
+    #: ``cost_so_far`` for people, formatted as ``Done.cost_display`` is
+    #: (:func:`~aioremotion.protocol.pricing.format_cost`): ``$0.00038``, ``$0.012``.
     cost_display: str | None = None
     #: Seconds until the current stage is predicted to end, from its rate so far: first
     #: rendering the frames, then combining the chunks (the last stage, so then until
@@ -71,7 +75,10 @@ class Done(_Event):
     render_id: str | None = None
     bucket_name: str | None = None
     out_key: str | None = None
+    #: The render's final cost estimate (``postRenderData.cost.estimatedCost``: the
+    #: renderers' billed durations × memory, plus the invocations).
     cost: float | None = None
+    #: ``cost`` for people, formatted as ``Progress.cost_display`` is.
     cost_display: str | None = None
     time_to_finish_ms: float | None = None
     chunks: int | None = None
@@ -111,6 +118,12 @@ class RenderFailed(RemotionError):
         super().__init__(f"{render}{event.message}{explanation}")
 
 
+def _cost_display(progress: RenderProgress) -> str:
+    """The cost as ``Progress`` and ``Done`` both show it: one formatter for the running and
+    the final estimate (Remotion's own two strings disagree: ``<$0.001``, then ``$0``)."""
+    return format_cost(float(progress.costs.accrued_so_far), progress.costs.currency)
+
+
 def event_from_progress(
     progress: RenderProgress, *, floor: float = 0.0, eta_seconds: float | None = None
 ) -> Progress | Done | Failed:
@@ -123,7 +136,7 @@ def event_from_progress(
             bucket_name=progress.out_bucket,
             out_key=progress.out_key,
             cost=float(progress.costs.accrued_so_far),
-            cost_display=progress.costs.display_cost,
+            cost_display=_cost_display(progress),
             time_to_finish_ms=progress.time_to_finish,
             chunks=progress.chunks,
             frames_rendered=progress.frames_rendered,
@@ -148,7 +161,7 @@ def event_from_progress(
         total_chunks=metadata.total_chunks if metadata else None,
         lambdas_invoked=progress.lambdas_invoked,
         cost_so_far=float(progress.costs.accrued_so_far),
-        cost_display=progress.costs.display_cost,
+        cost_display=_cost_display(progress),
         eta_seconds=eta_seconds,
     )
 

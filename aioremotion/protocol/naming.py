@@ -1,6 +1,6 @@
 """Names, keys and URLs of Remotion Lambda: functions, buckets, sites, outputs, console links.
 
-Pure functions (PROTOCOL.md sections 0, 4.1, 4.7, 5).
+Pure functions (docs/PROTOCOL.md section 2).
 
 Example:
     >>> spec = parse_function_name("remotion-render-4-0-527-mem2048mb-disk2048mb-120sec")

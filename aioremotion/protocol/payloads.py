@@ -1,4 +1,4 @@
-"""Lambda payloads, key for key what the official JS client sends (PROTOCOL.md section 1).
+"""Lambda payloads, key for key what the official JS client sends (docs/PROTOCOL.md section 5).
 
 Example:
     >>> from aioremotion.protocol.options import RenderMediaOptions

@@ -1,4 +1,4 @@
-"""Lambda cost estimates exactly as Remotion computes them (PROTOCOL.md section 8).
+"""Lambda cost estimates exactly as Remotion computes them (docs/PROTOCOL.md section 13).
 
 Example:
     >>> estimate_price(region="us-east-1", memory_mb=2048, disk_mb=10240,
@@ -148,6 +148,37 @@ def format_final_cost(cost: float, currency: str) -> str:
     """The ``estimatedDisplayCost`` the function writes at the end: up to three decimals,
     trailing zeros dropped (``$0`` for 0.00031, ``$0.012``)."""
     return f"{currency_symbol(currency)}{_group_fixed(cost, 0, 3)}"
+
+
+def format_cost(cost: float, currency: str) -> str:
+    """aioremotion's one display of a render's cost estimate, running or final.
+
+    Remotion shows a running render's cost as ``<$0.001`` until it reaches a tenth of a
+    cent (:func:`format_accrued_cost`) and the finished render's rounded to three decimals
+    (:func:`format_final_cost`, so ``$0`` for 0.00031): a small render's figure jumps from
+    one to the other and never says what it cost. The events a watch yields
+    (``Progress`` and ``Done``) both use this instead: three decimals with grouping from a
+    tenth of a cent up, as Remotion's running display, and two significant digits below.
+
+    >>> format_cost(0.0123, "USD")
+    '$0.012'
+    >>> format_cost(1234.5678, "USD")
+    '$1,234.568'
+    >>> format_cost(0.00038, "USD")
+    '$0.00038'
+    >>> format_cost(0.00002, "USD")
+    '$0.00002'
+    >>> format_cost(0.000123456, "CNY")
+    '¥0.00012'
+    >>> format_cost(0, "USD")
+    '$0'
+    """
+    symbol = currency_symbol(currency)
+    if cost <= 0:
+        return f"{symbol}0"
+    if cost >= 0.001:
+        return f"{symbol}{_group_fixed(cost, 3, 3)}"
+    return f"{symbol}{Decimal(repr(to_precision(cost, 2))):f}"
 
 
 def billing_duration_ms(

@@ -2,7 +2,7 @@
 
 The status Lambda does nothing but read ``renders/<id>/progress.json`` (and sometimes HEAD
 the output) and run this computation, so a client that reads progress.json from S3 gets the
-same answer for a fraction of the price (PROTOCOL.md sections 3, 4.4-4.6, 8.3).
+same answer for a fraction of the price (docs/PROTOCOL.md sections 8, 9 and 13.3).
 
 The computation needs one piece of I/O in the middle (a HEAD of the output, only once all
 chunks are in). Sans-IO style, it returns an :class:`OutputHeadRequest` when it needs that;

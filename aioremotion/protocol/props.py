@@ -2,7 +2,7 @@
 
 Remotion serialises props with ``JSON.stringify`` (compact, non-ASCII kept as is) where a
 ``Date`` becomes ``"remotion-date:<ISO>"``. The text is sent inline when small enough, else
-uploaded to ``input-props/<hash>.json`` in the render bucket (PROTOCOL.md section 1.5).
+uploaded to ``input-props/<hash>.json`` in the render bucket (docs/PROTOCOL.md section 6).
 
 Example:
     >>> from datetime import datetime, timezone

@@ -1,4 +1,4 @@
-"""Reading what a Remotion Lambda function answers (PROTOCOL.md sections 2.2, 2.3 and 2.4).
+"""Reading what a Remotion Lambda function answers (docs/PROTOCOL.md sections 3.4 and 7).
 
 Pure code: bytes in, dicts or exceptions out. No I/O and no event loop, so the transport
 layer, the emulator and the tests all share it.
@@ -62,7 +62,7 @@ __all__ = [
 #: Every framed message of a response stream starts with these bytes.
 STREAM_MAGIC: Final = b"remotion_buffer:"
 
-#: Message type id → name (PROTOCOL.md 2.3).
+#: Message type id → name (docs/PROTOCOL.md section 7.3).
 STREAM_MESSAGE_TYPES: Final[dict[int, str]] = {
     1: "frames-rendered",
     2: "error-occurred",
@@ -664,10 +664,10 @@ def interpret_still_stream(
     >>> messages = parse_stream_messages(
     ...     encode_stream_message("render-id-determined", {"renderId": "abc"})
     ...     + encode_stream_message("error-occurred", {"error": "Error: Version mismatch: …"}))
-    >>> interpret_still_stream(messages, function_name="fn")
+    >>> interpret_still_stream(messages, function_name="fn")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    aioremotion.errors.VersionMismatchError: Error: Version mismatch: …
+    aioremotion.errors.VersionMismatchError: The function fn runs another Remotion version ...
     """
     result = StillStreamResult(function_name=function_name)
     for message in messages:
@@ -769,12 +769,18 @@ def concurrency_limit_message(original: str, attempts: int) -> str:
     AWS Concurrency limit reached (Original Error: Rate Exceeded.). See
     https://www.remotion.dev/docs/lambda/troubleshooting/rate-limit for tips to fix this.
     aioremotion tried 3 times and AWS throttled every attempt, so the function never ran
-    and nothing was started.
+    and nothing was started. Start fewer renders at a time
+    (Batch(max_concurrent_starts=...)), let aioremotion retry longer
+    (throttle_retry=ThrottleRetry(attempts=...)), or ask AWS for a higher Lambda
+    concurrency limit.
     """
     tries = "once" if attempts == 1 else f"{attempts} times"
     every = "the attempt" if attempts == 1 else "every attempt"
     return (
         f"AWS Concurrency limit reached (Original Error: {original}). See "
         f"{RATE_LIMIT_DOCS_URL} for tips to fix this. aioremotion tried {tries} and AWS "
-        f"throttled {every}, so the function never ran and nothing was started."
+        f"throttled {every}, so the function never ran and nothing was started. Start fewer "
+        "renders at a time (Batch(max_concurrent_starts=...)), let aioremotion retry longer "
+        "(throttle_retry=ThrottleRetry(attempts=...)), or ask AWS for a higher Lambda "
+        "concurrency limit."
     )

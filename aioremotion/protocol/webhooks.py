@@ -1,4 +1,4 @@
-"""Webhooks: the payloads the launch function POSTs and their signature (PROTOCOL.md 6).
+"""Webhooks: the payloads launch POSTs, and their signature (docs/PROTOCOL.md section 12).
 
 Example:
     >>> body = b'{"type":"success"}'

@@ -459,10 +459,7 @@ class S3ObjectReader:
         if self._credentials is None:
             credentials = await self._session.get_credentials()
             if credentials is None:
-                raise CredentialsMissingError(
-                    "No AWS credentials were found to sign S3 requests: set "
-                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role."
-                )
+                raise CredentialsMissingError(detail="none to sign the S3 request with")
             self._credentials = credentials
         return await self._credentials.get_frozen_credentials()
 

@@ -146,8 +146,9 @@ def error_from_response(
             f"AWS did not accept the credentials for {context.what} ({said})")
         return CredentialsInvalidError(
             f"{lead}. Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
-            "REMOTION_AWS_ACCESS_KEY_ID/REMOTION_AWS_SECRET_ACCESS_KEY, or the profile): the "
-            "key must exist, be active, and belong to that secret.", **facts)
+            "REMOTION_AWS_ACCESS_KEY_ID/REMOTION_AWS_SECRET_ACCESS_KEY, or the profile that "
+            "AWS_PROFILE or REMOTION_AWS_PROFILE names): the key must exist, be active, and "
+            "belong to that secret.", **facts)
     if code == "RequestTimeTooSkewed":
         return AwsError(
             f"AWS refused {context.what}: this machine's clock is more than 15 minutes off "
@@ -210,9 +211,7 @@ def error_from_exception(context: RequestContext,
     facts: dict[str, Any] = {"service": context.service, "operation": context.operation}
     names = {cls.__name__ for cls in type(exc).__mro__}
     if names & _MISSING_PROVIDERS:
-        return CredentialsMissingError(
-            "Set up Remotion Lambda to render videos. See the README.md for how to do so. "
-            f"(No usable AWS credentials were found: {exc}.)", **facts)
+        return CredentialsMissingError(detail=f"{type(exc).__name__}: {exc}", **facts)
     if names & _EXPIRED_PROVIDERS:
         return CredentialsExpiredError(
             f"The AWS credentials could not be refreshed ({type(exc).__name__}: {exc}). Log "
@@ -227,7 +226,8 @@ def error_from_exception(context: RequestContext,
                    if context.service == "lambda" else "The request was never sent")
         return RequestNotSentError(
             f"Could not connect to {service} for {target} ({exc}). {outcome}; check the "
-            f"network or the endpoint ({variable}, region) and retry.", **facts)
+            f"network, the endpoint (endpoint_urls=... or {variable}) and the region "
+            "(region=... or AWS_REGION), and retry.", **facts)
     if context.service == "lambda" and context.routine in STARTING_ROUTINES:
         return _unknown_outcome(context, f"no answer came back ({type(exc).__name__}: "
                                          f"{exc})")

@@ -182,7 +182,7 @@ async def test_missing_credentials_exit_1_suggesting_local(
         monkeypatch.delenv(name, raising=False)
     code, out, err = await cli(capsys, "info")
     assert code == 1 and out == ""
-    assert "Set up Remotion Lambda to render videos" in err and "--local" in err
+    assert "No AWS credentials were found" in err and "--local" in err
 
 
 async def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from typing import Any
 
 import aiohttp
@@ -359,18 +358,21 @@ async def test_function_version_and_compositions(
 # ---------------------------------------------------------------- credentials
 
 
-async def test_no_credentials_gives_the_template_message(
+async def test_no_credentials_names_the_settings_and_the_emulator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    template_text = "Set up Remotion Lambda to render videos. See the README.md"
-    with pytest.raises(CredentialsMissingError, match=re.escape(template_text)):
+    with pytest.raises(CredentialsMissingError, match=r"^No AWS credentials were found") as info:
         async with RemotionLambda(region=REGION, function_name=FUNCTION,
                                   endpoint_urls={"lambda": "http://127.0.0.1:9",
                                                  "s3": "http://127.0.0.1:9"}):
             pass
+    for named in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
+                  "REMOTION_AWS_ACCESS_KEY_ID", "REMOTION_AWS_SECRET_ACCESS_KEY",
+                  "--local", "aioremotion emulator", "RemotionEmulator"):
+        assert named in str(info.value), named
 
 
 async def test_remotion_credentials_take_precedence(
