@@ -197,7 +197,7 @@ def test_the_graph_sees_module_and_function_level_imports_only() -> None:
     assert "    from .functions import RemotionFunctions" in launch
     assert "aioremotion.emulator.functions" not in edges["aioremotion.emulator.launch"]
     # "from ..errors import X" reaches the module aioremotion.errors
-    assert "aioremotion.errors" in edges["aioremotion.emulator.media.ffmpeg"]
+    assert "aioremotion.errors" in edges["aioremotion.emulator.media.deps"]
     # "from .. import _redact" reaches the module aioremotion._redact, not the package
     assert "aioremotion._redact" in edges["aioremotion.client"]
 

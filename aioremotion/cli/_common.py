@@ -106,11 +106,11 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, local: bool = True,
 
 
 def _real_rendering_possible() -> bool:
-    if not all(importlib.util.find_spec(name) for name in ("numpy", "PIL", "imageio_ffmpeg")):
+    if not all(importlib.util.find_spec(name) for name in ("PIL", "av")):
         return False
-    from ..emulator.media import ffmpeg_available
+    from ..emulator.media import encoder_available
 
-    return ffmpeg_available()
+    return encoder_available()
 
 
 @dataclass

@@ -24,7 +24,7 @@ Example::
                 serve_url=emulator.serve_url, composition="HelloWorld", codec="h264")
 
 Names load lazily, so importing this package needs none of the emulator's optional
-dependencies (moto, numpy, Pillow, imageio-ffmpeg) until they are used.
+dependencies (moto, Pillow, PyAV) until they are used.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ SECRET_KEY = "testing"
 def require_real_encoding() -> None:
     """Raise :class:`~aioremotion.emulator.media.MediaDependencyError` (an ``ImportError``
     whose message names the ``emulator`` extra) unless real encoding can run here: the
-    extra's packages are installed and its ffmpeg binary can be run.
+    extra's packages (Pillow, PyAV) are installed and PyAV's H.264 encoder loads.
 
     :class:`RemotionEmulator` calls it on start when ``real_encoding`` is on, so a missing
     encoder fails there, not in every render.
@@ -66,15 +66,15 @@ def require_real_encoding() -> None:
         except ImportError as exc:
             print(exc)  # ... pip install "aioremotion[emulator]"
     """
-    from .media import MediaDependencyError, ffmpeg_available
-    from .media.ffmpeg import require_extra
+    from .media import MediaDependencyError, encoder_available
+    from .media.deps import require_extra
 
     require_extra()
-    if not ffmpeg_available():
+    if not encoder_available():
         raise MediaDependencyError(
-            "real encoding in the emulator needs the emulator extra's ffmpeg, which is "
-            'installed but cannot be run here: pip install --force-reinstall '
-            '"aioremotion[emulator]"'
+            "real encoding in the emulator needs the emulator extra's PyAV with its H.264 "
+            'encoder, which is installed but cannot be loaded here: pip install '
+            '--force-reinstall "aioremotion[emulator]"'
         )
 
 

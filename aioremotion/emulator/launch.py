@@ -2,8 +2,11 @@
 progress.json current, stitch, upload, send the webhook (docs/PROTOCOL.md sections 8.1, 12).
 
 Work is simulated (a configurable cost per frame, divided by a speed factor) or real
-(frames drawn and encoded with ffmpeg, see :mod:`aioremotion.emulator.media`). Timestamps
-are real wall-clock ms, so a client's own timeout arithmetic holds.
+(frames drawn and encoded in-process with PyAV, see :mod:`aioremotion.emulator.media`; the
+frame cost, if any, is then added to each real frame). Either way a renderer counts each
+frame as it is rendered and encoded, as a Remotion renderer does, so progress.json moves
+with the work. Timestamps are real wall-clock ms, so a client's own timeout arithmetic
+holds.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from ..protocol.naming import (
 from ..protocol.pricing import currency_of, estimate_price, format_final_cost
 from ..protocol.progress import explain_error
 from ..protocol.webhooks import webhook_payload
-from .faults import RenderFaults
+from .faults import ChunkFault, RenderFaults
 from .progress_writer import ProgressWriter
 from .webhooks import send_webhook
 
@@ -353,27 +356,12 @@ class LaunchJob:
                 self.writer.touch()
             fault = self.faults.take_chunk_fault(chunk)
             try:
-                for index in range(len(frames)):
-                    await anyio.sleep(self._sleep_s(config.frame_cost_ms))
-                    if fault is not None and index == len(frames) // 2:
-                        raise _ChunkError(fault.message or (
-                            "Target closed" if fault.retryable
-                            else f"Could not render frame {frames[index]}"), fault.retryable)
-                    state.rendered = index + 1
-                    state.encoded = index + 1
-                    if (index + 1) % progress_every == 0 or index + 1 == len(frames):
-                        self._recount()
-                path = None
                 if config.real_encoding:
-                    from .media import chunk_extension, encode_chunk
-
-                    codec = p.get("codec") or "h264"
-                    async with self.functions.encoder_slot():
-                        path = await encode_chunk(
-                            composition, props, frames, codec=codec,
-                            out_path=workdir / f"chunk-{chunk:04d}.{chunk_extension(codec)}",
-                            scale=float(p.get("scale") or 1),
-                        )
+                    path = await self._encode_frames(chunk, frames, composition, props,
+                                                     workdir, state, fault, progress_every)
+                else:
+                    await self._simulate_frames(frames, state, fault, progress_every)
+                    path = None
             except _ChunkError as exc:
                 attempt = state.attempt
                 will_retry = exc.retryable and attempt <= max_retries
@@ -402,6 +390,57 @@ class LaunchJob:
                 self.state["timeToRenderFrames"] = now_ms() - self.started
             self.writer.touch()
             return path
+
+    def _count(self, state: ChunkState, done: int, total: int, progress_every: int) -> None:
+        """``done`` frames of a chunk of ``total`` are rendered and encoded."""
+        state.rendered = state.encoded = done
+        if done % progress_every == 0 or done == total:
+            self._recount()
+
+    async def _simulate_frames(self, frames: list[int], state: ChunkState,
+                               fault: ChunkFault | None, progress_every: int) -> None:
+        """Synthetic mode: each frame costs a sleep; an armed fault fires mid-chunk."""
+        for index in range(len(frames)):
+            await anyio.sleep(self._sleep_s(self.functions.config.frame_cost_ms))
+            if fault is not None and index == len(frames) // 2:
+                raise _ChunkError.of(fault, frames[index])
+            self._count(state, index + 1, len(frames), progress_every)
+
+    async def _encode_frames(
+        self, chunk: int, frames: list[int], composition: Composition, props: dict[str, Any],
+        workdir: Path, state: ChunkState, fault: ChunkFault | None, progress_every: int,
+    ) -> Path:
+        """Real mode: draw and encode the chunk, counting each frame as the encoder takes it
+        (progress moves with the real work); an armed fault stops it mid-chunk."""
+        from .media import chunk_extension, encode_chunk
+
+        fail_at = len(frames) // 2 if fault is not None else None
+        if fault is not None and fail_at == 0:
+            raise _ChunkError.of(fault, frames[0])
+        if (cost := self._sleep_s(self.functions.config.frame_cost_ms)) > 0:
+            composition = composition.slowed(cost)
+        codec = self.params.get("codec") or "h264"
+        out = workdir / f"chunk-{chunk:04d}.{chunk_extension(codec)}"
+        live = True
+
+        def on_frame(done: int) -> None:  # on the event loop, after each frame
+            if live:
+                self._count(state, done, len(frames), progress_every)
+                if fail_at is not None and done >= fail_at:
+                    scope.cancel()
+
+        with anyio.CancelScope() as scope:
+            async with self.functions.encoder_slot():
+                try:
+                    await encode_chunk(composition, props, frames, codec=codec, out_path=out,
+                                       scale=float(self.params.get("scale") or 1),
+                                       on_frame=on_frame)  # fmt: skip
+                finally:
+                    live = False
+        if fault is not None and scope.cancel_called:
+            await anyio.Path(out).unlink(missing_ok=True)
+            raise _ChunkError.of(fault, frames[fail_at or 0])
+        return out
 
     # ------------------------------------------------------------ stitching and upload
 
@@ -536,6 +575,12 @@ class _ChunkError(Exception):
     def __init__(self, message: str, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+    @classmethod
+    def of(cls, fault: ChunkFault, frame: int) -> _ChunkError:
+        """The error an armed chunk fault raises at ``frame``."""
+        return cls(fault.message or ("Target closed" if fault.retryable
+                                     else f"Could not render frame {frame}"), fault.retryable)
 
 
 __all__ = ["LaunchJob", "RenderFailure"]

@@ -32,7 +32,7 @@ from aioremotion.cli._batch import (
 )
 from aioremotion.cli._display import RenderReporter, choose_mode
 from aioremotion.emulator import EmulatorConfig, RemotionEmulator
-from aioremotion.emulator.media import ffmpeg_available, ffprobe_like
+from aioremotion.emulator.media import encoder_available, ffprobe_like
 from aioremotion.events import Progress
 from aioremotion.handles import RenderHandle
 from aioremotion.recovery import tag_options
@@ -66,7 +66,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- render
 
 
-@pytest.mark.skipif(not ffmpeg_available(), reason="needs the emulator extra's ffmpeg")
+@pytest.mark.skipif(not encoder_available(), reason="needs the emulator extra (Pillow, av)")
 async def test_render_local_json_writes_a_real_mp4(capsys: pytest.CaptureFixture[str],
                                                    tmp_path: Path) -> None:
     code, out, err = await cli(capsys, "render", "Square", "--local", "--json",

@@ -113,8 +113,8 @@ async def emulator_process(*flags: str) -> AsyncIterator[RunningEmulator]:
 
 
 def decode_video(path: Path) -> dict[str, Any]:
-    """Decode every frame of ``path``: with PyAV when installed, else with the emulator's
-    ffmpeg (``ffprobe_like``). Returns ``codec``, ``frames``, ``width``, ``height``."""
+    """Decode every frame of ``path``: with PyAV when installed, else through the
+    emulator's ``ffprobe_like``. Returns ``codec``, ``frames``, ``width``, ``height``."""
     try:
         import av
     except ImportError:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import threading
 from typing import Any
 
 import aiohttp
@@ -14,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from aioremotion import RemotionLambda, RenderHandle, RenderProgress, VersionMismatchError
-from aioremotion.emulator import EmulatorConfig, RemotionEmulator
-from aioremotion.errors import ConcurrencyLimitError, RemotionError
+from aioremotion.emulator import Composition, EmulatorConfig, RemotionEmulator
+from aioremotion.errors import ConcurrencyLimitError, RemotionError, TransientError
 from aioremotion.protocol.naming import speculate_function_name
 
 
@@ -25,7 +27,11 @@ async def poll_until_done(remotion: RemotionLambda, render: RenderHandle,
     seen: list[RenderProgress] = []
     with anyio.fail_after(limit_s):
         while True:
-            progress = await remotion.get_progress(render)
+            try:
+                progress = await remotion.get_progress(render)
+            except TransientError:  # moto can answer 500 to a read racing a write
+                await anyio.sleep(0.01)
+                continue
             seen.append(progress)
             if progress.done or progress.fatal_error_encountered:
                 return seen
@@ -369,8 +375,8 @@ async def test_export_lines_point_a_client_here(emulator: RemotionEmulator,
 
 async def test_real_encoding_gives_a_playable_h264_mp4(tmp_path: Any) -> None:
     media = pytest.importorskip("aioremotion.emulator.media")
-    if not media.ffmpeg_available():
-        pytest.skip("the emulator extra (imageio-ffmpeg) is not installed")
+    if not media.encoder_available():
+        pytest.skip("the emulator extra (Pillow, av) is not installed")
     config = EmulatorConfig(real_encoding=True, progress_write_interval_s=0.02)
     async with RemotionEmulator(config=config) as real, real.client() as remotion:
         render = await remotion.render_media(serve_url=real.serve_url, composition="Square",
@@ -389,3 +395,114 @@ async def test_real_encoding_gives_a_playable_h264_mp4(tmp_path: Any) -> None:
     assert not probe["errors"], probe
     values = [p.overall_progress for p in seen]
     assert values == sorted(values)
+
+
+# ---------------------------------------------------------------- real encoding: progress
+
+
+def gated_composition(gate_at: set[int], reached: threading.Semaphore,
+                      release: threading.Event) -> Composition:
+    """A small composition whose worker blocks while drawing each frame of ``gate_at``
+    (each arrival is counted on ``reached``) until ``release`` is set."""
+    from aioremotion.emulator.media import default_registry
+
+    square = default_registry().get("Square")
+    assert square.draw is not None
+    draw = square.draw
+
+    def gated_draw(frame: int, props: dict[str, Any], size: tuple[int, int]) -> Any:
+        if frame in gate_at:
+            reached.release()
+            release.wait(60)
+        return draw(frame, props, size)
+
+    return Composition("Gated", 64, 36, 30, 20, dict(square.default_props), gated_draw)
+
+
+def real_emulator(*compositions: Composition, **config: Any) -> RemotionEmulator:
+    media = pytest.importorskip("aioremotion.emulator.media")
+    if not media.encoder_available():
+        pytest.skip("the emulator extra (Pillow, av) is not installed")
+    registry = media.default_registry()
+    for comp in compositions:
+        registry.register(comp)
+    return RemotionEmulator(config=EmulatorConfig(real_encoding=True,
+                                                  progress_write_interval_s=0.02, **config),
+                            registry=registry)
+
+
+async def test_real_encoding_progress_moves_with_the_encoder(tmp_path: Any) -> None:
+    """framesRendered/framesEncoded count the frames the real encoder has taken, while the
+    render is going on: with both chunks' workers held at their sixth frame, progress.json
+    says 5 + 5 frames, no chunk done, and the render is not done."""
+    reached, release = threading.Semaphore(0), threading.Event()
+    gated = gated_composition({5, 15}, reached, release)
+    try:
+        async with real_emulator(gated) as real, real.client() as remotion:
+            render = await remotion.render_media(serve_url=real.serve_url, composition="Gated",
+                                                 codec="h264", frames_per_lambda=10)
+            for _ in range(2):  # both renderers are held (max_parallel_encoders is 2)
+                assert await anyio.to_thread.run_sync(reached.acquire, True, 60)
+            held: list[RenderProgress] = []
+            with anyio.fail_after(60):  # the progress writer catches up with the encoders
+                while not held or held[-1].encoding_status.frames_encoded < 10:
+                    with contextlib.suppress(TransientError):  # see poll_until_done
+                        held.append(await remotion.get_progress(render))
+                    await anyio.sleep(0.01)
+            mid = held[-1]
+            assert mid.frames_rendered == mid.encoding_status.frames_encoded == 10
+            assert mid.chunks == 0 and not mid.done and mid.time_to_render_frames is None
+            assert mid.combined_frames == 0
+            counts = [p.encoding_status.frames_encoded for p in held]
+            assert counts == sorted(counts)
+            assert 0.1 < mid.overall_progress < 0.9
+            release.set()
+            seen = held + await poll_until_done(remotion, render, limit_s=120)
+            final = seen[-1]
+            assert final.done, final.errors
+            assert final.output_file is not None
+            async with aiohttp.ClientSession() as http, http.get(final.output_file) as response:
+                path = tmp_path / "gated.mp4"
+                path.write_bytes(await response.read())
+    finally:
+        release.set()
+    assert final.frames_rendered == final.encoding_status.frames_encoded == 20
+    assert final.chunks == 2 and final.combined_frames == 20
+    assert final.time_to_render_frames is not None and final.time_to_combine is not None
+    values = [p.overall_progress for p in seen]
+    assert values == sorted(values) and values[-1] == 1
+    from aioremotion.emulator.media import ffprobe_like
+
+    probe = ffprobe_like(path)
+    assert (probe["video_codec"], probe["frames"], probe["errors"]) == ("h264", 20, [])
+
+
+async def test_real_encoding_chunk_faults_fire_mid_chunk() -> None:
+    """An armed chunk fault stops the real encoder at the chunk's middle frame: retried
+    when retryable, fatal otherwise, as in synthetic mode."""
+    async with real_emulator() as real, real.client() as remotion:
+        real.faults.fail_chunk(1, retryable=True)
+        render = await remotion.render_media(serve_url=real.serve_url, composition="Square",
+                                             codec="h264", frames_per_lambda=10)
+        retried = (await poll_until_done(remotion, render, limit_s=120))[-1]
+        real.faults.fail_chunk(2, retryable=False)
+        render = await remotion.render_media(serve_url=real.serve_url, composition="Square",
+                                             codec="vp8", frames_per_lambda=10)
+        failed = (await poll_until_done(remotion, render, limit_s=120))[-1]
+    assert retried.done and retried.retries_info[0]["chunk"] == 1
+    assert retried.errors[0].will_retry and retried.errors[0].message == "Target closed"
+    assert retried.encoding_status.frames_encoded == 30 and retried.chunks == 3
+    assert not failed.done and failed.fatal_error_encountered
+    assert any(e.message == "Could not render frame 25" for e in failed.fatal_errors)
+
+
+async def test_real_encoding_adds_the_frame_cost_to_each_frame() -> None:
+    """``frame_cost_ms`` (and slow renders) still shape real renders: the cost is slept in
+    the encoder's worker for each frame, so timings include it."""
+    async with real_emulator(frame_cost_ms=20) as real, real.client() as remotion:
+        render = await remotion.render_media(serve_url=real.serve_url, composition="Square",
+                                             codec="h264", frames_per_lambda=30)
+        final = (await poll_until_done(remotion, render, limit_s=120))[-1]
+    assert final.done
+    assert final.time_to_render_frames is not None
+    assert final.time_to_render_frames >= 30 * 20  # 30 frames of one chunk, 20 ms each

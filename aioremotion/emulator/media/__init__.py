@@ -1,21 +1,22 @@
-"""The emulator's "site": compositions that really draw frames, and real encoding with ffmpeg.
+"""The emulator's "site": compositions that really draw frames, and real encoding with PyAV.
 
 A :class:`Composition` is what Remotion's ``getCompositions`` lists for a deployed site;
-here it also carries a ``draw`` function that paints one frame as an ``HxWx3`` ``uint8``
-RGB numpy array.  :func:`default_registry` holds the built-in ``HelloWorld`` (1280x720,
-30 fps, 150 frames) and a tiny ``Square`` (160x90, 30 fps, 30 frames) for fast tests.
+here it also carries a ``draw`` function that paints one frame as an RGB Pillow image.
+:func:`default_registry` holds the built-in ``HelloWorld`` (1280x720, 30 fps, 150 frames)
+and a tiny ``Square`` (160x90, 30 fps, 30 frames) for fast tests.
 
 Rendering mirrors Remotion Lambda's fan-out:
 
-* :func:`encode_chunk` pipes raw RGB frames into an ffmpeg subprocess and writes one chunk
-  in a format that concatenates without re-encoding (H.264/H.265 in MP4, VP8/VP9 in WebM,
-  ProRes in MOV; GIF chunks are GIFs, audio-only codecs get PCM WAV chunks);
-* :func:`combine_chunks` joins chunks into the final container (stream copy where it can,
-  ``+faststart`` MP4 for H.264/H.265);
+* :func:`encode_chunk` draws frames and encodes each as it is drawn, in a worker thread,
+  into one chunk in a format that concatenates without re-encoding (H.264/H.265 in MP4,
+  VP8/VP9 in WebM, ProRes in MOV; GIF chunks are GIFs, audio-only codecs get PCM WAV
+  chunks), reporting each frame as it goes;
+* :func:`combine_chunks` joins chunks into the final container (a remux with timestamp
+  offsets where it can, ``+faststart`` MP4 for H.264/H.265);
 * :func:`render_still` paints one frame as PNG, JPEG, WebP or PDF with Pillow.
 
-Real rendering needs the ``emulator`` extra (numpy, Pillow and imageio-ffmpeg, whose wheel
-ships a static ffmpeg binary; no system ffmpeg is used)::
+Real rendering needs the ``emulator`` extra (Pillow, and PyAV, whose wheel ships FFmpeg's
+libraries with the encoders; no ffmpeg binary and no numpy are used)::
 
     pip install "aioremotion[emulator]"
 
@@ -33,6 +34,13 @@ Example::
 from __future__ import annotations
 
 from .compositions import Composition, CompositionRegistry
+from .deps import (
+    EncodingError,
+    FFmpegError,
+    MediaDependencyError,
+    encoder_available,
+    ffmpeg_available,
+)
 from .drawing import default_registry, parse_color
 from .encoding import (
     chunk_extension,
@@ -42,7 +50,7 @@ from .encoding import (
     output_size,
     render_media,
 )
-from .ffmpeg import FFmpegError, MediaDependencyError, ffmpeg_available, ffmpeg_exe, ffprobe_like
+from .probe import ffprobe_like
 from .stills import STILL_FORMATS, render_still
 from .synthetic import synthetic_output, synthetic_still
 
@@ -50,14 +58,15 @@ __all__ = [
     "STILL_FORMATS",
     "Composition",
     "CompositionRegistry",
+    "EncodingError",
     "FFmpegError",
     "MediaDependencyError",
     "chunk_extension",
     "combine_chunks",
     "default_registry",
     "encode_chunk",
+    "encoder_available",
     "ffmpeg_available",
-    "ffmpeg_exe",
     "ffprobe_like",
     "output_extension",
     "output_size",

@@ -4,20 +4,21 @@ default props and a ``draw`` function) and :class:`CompositionRegistry`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .ffmpeg import require_extra
+from .deps import require_extra
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
+    from PIL import Image
 
-    Frame = npt.NDArray[np.uint8]
-    DrawFn = Callable[[int, dict[str, Any], tuple[int, int]], Frame]
-else:  # numpy is optional at run time; these keep typing.get_type_hints() working
+    Frame = Image.Image
+    DrawFn = Callable[[int, dict[str, Any], tuple[int, int]], Image.Image]
+else:  # Pillow is optional at run time; these keep typing.get_type_hints() working
     Frame = Any
     DrawFn = Callable[[int, dict[str, Any], tuple[int, int]], Any]
 
@@ -42,12 +43,23 @@ class Composition:
         fps: frames per second.
         duration_in_frames: length in frames.
         default_props: props used where the input props do not set them.
-        draw: ``draw(frame, props, (width, height)) -> HxWx3 uint8 RGB array``, called with
-            the merged props and the output size (already scaled); ``None`` renders black.
+        draw: ``draw(frame, props, (width, height)) -> PIL.Image.Image``, an ``RGB`` image
+            of exactly that size, called with the merged props and the output size (already
+            scaled); ``None`` renders black.  It runs in a worker thread, possibly in
+            several at once (one per chunk), so it must not mutate shared state.  An
+            ``HxWx3`` ``uint8`` array (numpy) is accepted too and converted with
+            ``PIL.Image.fromarray``; aioremotion itself never needs numpy.
 
     Example::
 
-        comp = Composition("Blank", 320, 180, 30, 60)
+        from PIL import Image, ImageDraw
+
+        def draw(frame: int, props: dict, size: tuple[int, int]) -> Image.Image:
+            img = Image.new("RGB", size, props["background"])
+            ImageDraw.Draw(img).text((10, 10), f"frame {frame}", fill="white")
+            return img
+
+        comp = Composition("Counter", 320, 180, 30, 60, {"background": "#222222"}, draw)
         comp.to_json({"x": 1})["durationInFrames"]   # 60
     """
 
@@ -100,6 +112,26 @@ class Composition:
             "defaultProResProfile": None,
         }
 
+    def slowed(self, seconds: float) -> Composition:
+        """A copy whose every frame takes ``seconds`` longer to draw (simulated work, slept
+        in the drawing thread; the emulator's frame cost in real-encoding mode).
+
+        Example::
+
+            slow = default_registry().get("Square").slowed(0.01)   # 10 ms more a frame
+        """
+        draw = self.draw
+
+        def slow_draw(frame: int, props: dict[str, Any], size: tuple[int, int]) -> Frame:
+            time.sleep(seconds)
+            if draw is None:
+                from PIL import Image
+
+                return Image.new("RGB", size)
+            return draw(frame, props, size)
+
+        return dataclasses.replace(self, draw=slow_draw)
+
     def render_frame(
         self,
         frame: int,
@@ -109,15 +141,15 @@ class Composition:
     ) -> Frame:
         """Draw one frame (merged props, ``size`` defaults to the composition's).
 
-        Returns an ``HxWx3`` C-contiguous ``uint8`` array; raises ``ValueError`` for a
-        frame outside the composition, bad props or a ``draw`` that returns the wrong shape.
+        Returns an ``RGB`` Pillow image of ``size``; raises ``ValueError`` for a frame
+        outside the composition, bad props or a ``draw`` that returns something else.
 
         Example::
 
-            rgb = default_registry().get("Square").render_frame(0)   # shape (90, 160, 3)
+            img = default_registry().get("Square").render_frame(0)   # img.size == (160, 90)
         """
-        require_extra("numpy")
-        import numpy as np
+        require_extra("Pillow")
+        from PIL import Image
 
         if not 0 <= frame < self.duration_in_frames:
             raise ValueError(
@@ -127,14 +159,19 @@ class Composition:
         width, height = size or (self.width, self.height)
         merged = self.merge_props(props)
         if self.draw is None:
-            return np.zeros((height, width, 3), dtype=np.uint8)
-        out = self.draw(frame, merged, (width, height))
-        if out.shape != (height, width, 3) or out.dtype != np.uint8:
+            return Image.new("RGB", (width, height))
+        out: Any = self.draw(frame, merged, (width, height))
+        if not isinstance(out, Image.Image) and hasattr(out, "__array_interface__"):
+            out = Image.fromarray(out)  # a numpy array from an older draw function
+        if not (isinstance(out, Image.Image) and out.mode == "RGB"
+                and out.size == (width, height)):
+            got = (f"a {out.mode} image of {out.size}" if isinstance(out, Image.Image)
+                   else type(out).__name__)
             raise ValueError(
-                f"composition {self.id!r}: draw returned {out.dtype} {out.shape}, "
-                f"expected uint8 {(height, width, 3)}"
+                f"composition {self.id!r}: draw returned {got}, "
+                f"expected an RGB image of {(width, height)}"
             )
-        return np.ascontiguousarray(out)
+        return out
 
 
 class CompositionRegistry:

@@ -1,5 +1,5 @@
 """The built-in compositions, ``HelloWorld`` and ``Square``, and how they draw a frame:
-CSS colours, text and disc masks blended onto a background (numpy and Pillow).
+CSS colours, and text and disc masks blended onto a background, with Pillow alone.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .compositions import Composition, CompositionRegistry
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    from .compositions import Frame
+    from PIL import Image
 
 __all__ = [
     "default_registry",
@@ -96,12 +93,12 @@ def _load_font(size: int) -> Any:
         return ImageFont.load_default()
 
 
-def _text_mask(text: str, height: int, max_width: int) -> npt.NDArray[np.float32]:
-    """Alpha mask (0..1) of ``text`` about ``height`` px tall, at most ``max_width`` wide."""
-    import numpy as np
+def _text_mask(text: str, height: int, max_width: int) -> Image.Image | None:
+    """Alpha mask (``L``) of ``text`` about ``height`` px tall, at most ``max_width`` wide,
+    cropped to its ink; ``None`` if it has none."""
     from PIL import Image, ImageDraw
 
-    def render(size: int) -> Any:
+    def render(size: int) -> Image.Image:
         font = _load_font(size)
         left, top, right, bottom = font.getbbox(text)
         img = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
@@ -117,62 +114,45 @@ def _text_mask(text: str, height: int, max_width: int) -> npt.NDArray[np.float32
         img = img.resize(new_size, Image.Resampling.BILINEAR)
     if img.width > max_width:
         img = img.resize((max_width, max(1, img.height * max_width // img.width)))
-    mask = np.asarray(img, dtype=np.float32) / 255.0
-    rows, cols = np.nonzero(mask > 0)
-    if rows.size == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.ascontiguousarray(mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1])
+    box = img.getbbox()
+    return img.crop(box) if box else None
 
 
-def _disc_mask(radius: int) -> npt.NDArray[np.float32]:
-    """Anti-aliased filled circle, ``2r x 2r``."""
-    import numpy as np
+def _disc_mask(radius: int) -> Image.Image:
+    """Anti-aliased filled circle, ``2r x 2r`` (drawn 4x larger, then box-filtered)."""
+    from PIL import Image, ImageDraw
 
     d = 2 * radius
-    c = np.arange(d, dtype=np.float32) + 0.5 - radius
-    dist = np.sqrt(c[:, None] ** 2 + c[None, :] ** 2)
-    return np.clip(radius - dist + 0.5, 0.0, 1.0).astype(np.float32)
+    big = Image.new("L", (4 * d, 4 * d), 0)
+    ImageDraw.Draw(big).ellipse((0, 0, 4 * d - 1, 4 * d - 1), fill=255)
+    return big.resize((d, d), Image.Resampling.BOX)
 
 
-def _blend(
-    out: Frame, alpha: npt.NDArray[np.float32], rgb: tuple[int, int, int], x: int, y: int
-) -> None:
-    """Paint ``rgb`` through ``alpha`` onto ``out`` with its top-left at ``(x, y)``, clipped."""
-    import numpy as np
-
-    h, w = alpha.shape
-    height, width = out.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
-    if x0 >= x1 or y0 >= y1:
-        return
-    a = alpha[y0 - y : y1 - y, x0 - x : x1 - x, None]
-    region = out[y0:y1, x0:x1]
-    color = np.asarray(rgb, dtype=np.float32)
-    blended = region + a * (color - region)
-    np.rint(blended, out=blended)
-    region[...] = blended.astype(np.uint8)
+def _faded(mask: Image.Image, opacity: float) -> Image.Image:
+    """``mask`` with every alpha scaled by ``opacity`` (0..1)."""
+    if opacity >= 1:
+        return mask
+    return mask.point([round(v * opacity) for v in range(256)])
 
 
 @dataclass(frozen=True)
 class _HelloLayers:
-    background: Frame
-    title: npt.NDArray[np.float32]
+    background: Image.Image
+    title: Image.Image | None
     title_rgb: tuple[int, int, int]
-    disc: npt.NDArray[np.float32]
+    disc: Image.Image
 
 
 @functools.lru_cache(maxsize=16)
 def _hello_layers(
     title: str, title_rgb: tuple[int, int, int], bg_rgb: tuple[int, int, int], w: int, h: int
 ) -> _HelloLayers:
-    import numpy as np
+    """What every frame of one HelloWorld render shares; never mutated (frames are drawn
+    on copies, in several worker threads at once)."""
+    from PIL import Image
 
-    background = np.empty((h, w, 3), dtype=np.uint8)
-    background[...] = bg_rgb
-    background.flags.writeable = False
+    background = Image.new("RGB", (w, h), bg_rgb)
     mask = _text_mask(title, max(6, round(h * 0.1)), max(1, round(w * 0.9))) if title else None
-    if mask is None:
-        mask = np.zeros((0, 0), dtype=np.float32)
     return _HelloLayers(background, mask, title_rgb, _disc_mask(max(1, round(h / 18))))
 
 
@@ -184,7 +164,7 @@ class _HelloWorldDraw:
         self.duration = duration_in_frames
         self.intro = max(1, round(fps * 2 / 3))  # the title's entrance takes 2/3 s
 
-    def __call__(self, frame: int, props: dict[str, Any], size: tuple[int, int]) -> Frame:
+    def __call__(self, frame: int, props: dict[str, Any], size: tuple[int, int]) -> Image.Image:
         w, h = size
         title = props.get("title", "")
         title = title if isinstance(title, str) else str(title)
@@ -195,25 +175,26 @@ class _HelloWorldDraw:
             w,
             h,
         )
-        out: Frame = layers.background.copy()
+        out = layers.background.copy()
         color = layers.title_rgb
         # Title: ease-out slide up by 8% of the height while fading in.
         p = min(1.0, frame / self.intro)
         ease = 1.0 - (1.0 - p) ** 3
-        th, tw = layers.title.shape
-        if th and ease > 0:
+        if layers.title is not None and ease > 0:
+            tw, th = layers.title.size
             x = (w - tw) // 2
             y = round(h * 0.42 - th / 2 + (1.0 - ease) * h * 0.08)
-            _blend(out, layers.title * ease if ease < 1 else layers.title, color, x, y)
+            out.paste(color, (x, y), _faded(layers.title, ease))
         # Disc: crosses the width once over the composition (smoothstep).
         u = frame / max(1, self.duration - 1)
         s = u * u * (3.0 - 2.0 * u)
-        d = layers.disc.shape[0]
-        _blend(out, layers.disc, color, round(s * (w - d)), round(h * 0.68 - d / 2))
+        d = layers.disc.width
+        out.paste(color, (round(s * (w - d)), round(h * 0.68 - d / 2)), layers.disc)
         # Progress bar along the bottom.
         bar_h = max(1, round(h / 90))
         bar_w = round(w * (frame + 1) / self.duration)
-        out[h - 2 * bar_h : h - bar_h, :bar_w] = color
+        if bar_w > 0:
+            out.paste(color, (0, h - 2 * bar_h, bar_w, h - bar_h))
         return out
 
 
@@ -223,26 +204,18 @@ class _SquareDraw:
     def __init__(self, duration_in_frames: int) -> None:
         self.duration = duration_in_frames
 
-    def __call__(self, frame: int, props: dict[str, Any], size: tuple[int, int]) -> Frame:
+    def __call__(self, frame: int, props: dict[str, Any], size: tuple[int, int]) -> Image.Image:
+        from PIL import Image
+
         w, h = size
-        bg = _plain(parse_color(props.get("backgroundColor"), prop="backgroundColor"), w, h)
+        out = Image.new("RGB", size, parse_color(props.get("backgroundColor"),
+                                                 prop="backgroundColor"))
         fg = parse_color(props.get("color"), prop="color")
-        out: Frame = bg.copy()
         side = max(1, h // 3)
         x = round((w - side) * frame / max(1, self.duration - 1))
         y = (h - side) // 2
-        out[y : y + side, x : x + side] = fg
+        out.paste(fg, (x, y, x + side, y + side))
         return out
-
-
-@functools.lru_cache(maxsize=16)
-def _plain(rgb: tuple[int, int, int], w: int, h: int) -> Frame:
-    import numpy as np
-
-    out = np.empty((h, w, 3), dtype=np.uint8)
-    out[...] = rgb
-    out.flags.writeable = False
-    return out
 
 
 def default_registry() -> CompositionRegistry:

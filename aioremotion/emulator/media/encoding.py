@@ -1,24 +1,35 @@
-"""Real encoding with ffmpeg, as Remotion Lambda fans out: :func:`encode_chunk` pipes raw
-RGB frames into ffmpeg and writes one chunk in a format that concatenates without
-re-encoding, :func:`combine_chunks` joins chunks into the final container, and
-:func:`render_media` does both for a whole composition.
+"""Real encoding with PyAV (FFmpeg's libraries, in-process), as Remotion Lambda fans out:
+:func:`encode_chunk` draws frames and encodes them into one chunk in a format that
+concatenates without re-encoding, :func:`combine_chunks` joins chunks into the final
+container, and :func:`render_media` does both for a whole composition.
+
+The blocking work runs in worker threads (:mod:`.transcode`); cancelling the task stops it
+after the frame in hand and removes the partial file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import os
-import struct
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
 from ...protocol.constants import AUDIO_ONLY_CODECS, CODECS, FILE_EXTENSIONS
+from .audio import AUDIO_RATE, wav_header, write_wav
 from .compositions import Composition
-from .ffmpeg import remove_file, require_extra, run_ffmpeg
+from .deps import remove_file, require_extra, run_in_worker
+from .transcode import (
+    AUDIO_ENCODERS,
+    AudioTrack,
+    VideoSettings,
+    combine_gif,
+    encode_audio,
+    encode_video,
+    remux_video,
+)
 
 __all__ = [
     "chunk_extension",
@@ -33,11 +44,7 @@ __all__ = [
 #: Codecs whose output is 4:2:0 and so needs even dimensions.
 _EVEN_CODECS: Final = frozenset({"h264", "h265", "vp8", "vp9"})
 
-#: Sample rate and channel count of the emulator's synthetic audio.
-_AUDIO_RATE: Final = 48_000
-_AUDIO_CHANNELS: Final = 2
-
-#: ffmpeg muxer per output extension.
+#: Muxer per file extension.
 _MUXERS: Final[dict[str, str]] = {
     "mp4": "mp4",
     "mkv": "matroska",
@@ -47,14 +54,6 @@ _MUXERS: Final[dict[str, str]] = {
     "mp3": "mp3",
     "aac": "adts",
     "wav": "wav",
-}
-
-#: ffmpeg encoder per Remotion audio codec.
-_AUDIO_ENCODERS: Final[dict[str, list[str]]] = {
-    "pcm-16": ["-c:a", "pcm_s16le"],
-    "aac": ["-c:a", "aac", "-b:a", "192k"],
-    "mp3": ["-c:a", "libmp3lame", "-b:a", "192k"],
-    "opus": ["-c:a", "libopus", "-b:a", "128k"],
 }
 
 _CHUNK_EXTENSIONS: Final[dict[str, str]] = {
@@ -68,24 +67,6 @@ _CHUNK_EXTENSIONS: Final[dict[str, str]] = {
     "aac": "wav",
     "wav": "wav",
 }
-
-_CHUNK_MUXERS: Final[dict[str, str]] = {
-    "mp4": "mp4",
-    "webm": "webm",
-    "mov": "mov",
-    "gif": "gif",
-    "wav": "wav",
-}
-
-#: Remotion's default CRF per codec.
-_DEFAULT_CRF: Final[dict[str, int]] = {"h264": 18, "h265": 23, "vp8": 9, "vp9": 28}
-
-# bt709 tagging, so browsers and players show the colours the frames were drawn with.
-_BT709: Final = [
-    "-vf", "scale=out_color_matrix=bt709:out_range=tv",
-    "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-]  # fmt: skip
-
 
 
 # -- codecs and sizes --------------------------------------------------------------------------
@@ -143,36 +124,6 @@ def output_size(comp: Composition, scale: float = 1, codec: str | None = None) -
     return w, h
 
 
-def _rate(fps: float) -> str:
-    r = Fraction(fps).limit_denominator(1001)
-    return f"{r.numerator}/{r.denominator}"
-
-
-def _video_encoder_args(codec: str, crf: int | None) -> list[str]:
-    q = str(crf if crf is not None else _DEFAULT_CRF.get(codec, 0))
-    if codec == "h264":
-        return ["-c:v", "libx264", "-preset", "ultrafast", "-crf", q, "-pix_fmt", "yuv420p",
-                *_BT709]  # fmt: skip
-    if codec == "h265":
-        return ["-c:v", "libx265", "-preset", "ultrafast", "-crf", q, "-pix_fmt", "yuv420p",
-                "-x265-params", "log-level=error:bframes=0", *_BT709]  # fmt: skip
-    if codec == "vp8":
-        return ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-crf", q,
-                "-b:v", "8M", "-auto-alt-ref", "0", "-pix_fmt", "yuv420p", *_BT709]  # fmt: skip
-    if codec == "vp9":
-        return ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
-                "-crf", q, "-b:v", "0", "-pix_fmt", "yuv420p", *_BT709]  # fmt: skip
-    if codec == "prores":  # Remotion's default profile, "hq"; prores_aw is ~4x faster than _ks
-        return ["-c:v", "prores_aw", "-profile:v", "3", "-vendor", "apl0",
-                "-pix_fmt", "yuv422p10le"]  # fmt: skip
-    if codec == "gif":
-        return ["-filter_complex", "split[a][b];[a]palettegen=stats_mode=diff[p];"
-                "[b][p]paletteuse=dither=bayer", "-loop", "0"]  # fmt: skip
-    raise ValueError(f"codec {codec!r} has no video encoder")  # pragma: no cover
-
-
-
-
 def _check_frames(comp: Composition, frames: Sequence[int]) -> None:
     if not frames:
         raise ValueError("frames must not be empty")
@@ -182,34 +133,6 @@ def _check_frames(comp: Composition, frames: Sequence[int]) -> None:
             f"frames {bad[:5]} are outside composition {comp.id!r} "
             f"(0..{comp.duration_in_frames - 1})"
         )
-
-
-def _tone(start_sample: int, end_sample: int) -> bytes:
-    """Interleaved s16le stereo: a 440 Hz beep for the first 0.2 s of every second, else
-    silence.  Sample positions are absolute, so chunks join without clicks."""
-    import numpy as np
-
-    n = np.arange(start_sample, end_sample, dtype=np.int64)
-    t = n / _AUDIO_RATE
-    beep = (n % _AUDIO_RATE) < _AUDIO_RATE // 5
-    mono = np.where(beep, 0.2 * np.sin(2 * np.pi * 440.0 * t), 0.0)
-    pcm = np.rint(mono * 32767).astype("<i2")
-    return np.repeat(pcm, _AUDIO_CHANNELS).tobytes()
-
-
-def wav_header(data_len: int, rate: int = _AUDIO_RATE, channels: int = _AUDIO_CHANNELS) -> bytes:
-    block = channels * 2
-    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * block, block, 16)
-    return (
-        b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVE"
-        + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-        + b"data" + struct.pack("<I", data_len)
-    )  # fmt: skip
-
-
-def _write_wav(path: Path, start_sample: int, end_sample: int) -> None:
-    pcm = _tone(start_sample, end_sample)
-    path.write_bytes(wav_header(len(pcm)) + pcm)
 
 
 async def encode_chunk(
@@ -222,22 +145,27 @@ async def encode_chunk(
     scale: float = 1,
     fps: float | None = None,
     crf: int | None = None,
+    on_frame: Callable[[int], None] | None = None,
 ) -> Path:
     """Render ``frames`` of ``comp`` and encode them as one chunk at ``out_path``.
 
     The chunk format concatenates without re-encoding (see :func:`chunk_extension`):
     H.264/H.265 in MP4, VP8/VP9 in WebM, ProRes in MOV, GIF as GIF; audio-only codecs
     (mp3, aac, wav) write a PCM WAV chunk of the frames' duration with a synthetic tone.
-    Video chunks have no B-frames and start on a keyframe, and their containers record the
-    last frame's duration, so chunks of any length (even one frame) join exactly; MPEG-TS
-    does not record it, and ffmpeg mis-probes a TS chunk of one or two small frames.
-    Frames are streamed as raw RGB to an ffmpeg subprocess; cancelling the task kills it
-    and removes the partial file.  Returns ``out_path``.
+    Video chunks have no B-frames and start on a keyframe, so chunks of any length (even
+    one frame) join exactly.  Each frame is drawn and encoded in turn, in a worker thread;
+    ``on_frame(n)`` is called on the event loop after the ``n``-th frame was drawn and
+    handed to the encoder (once, with ``len(frames)``, for an audio-only chunk), so
+    progress follows the real work.  Cancelling the task stops the encoder after the frame
+    in hand and removes the partial file.  Returns ``out_path``.
 
     Example::
 
         square = default_registry().get("Square")
-        await encode_chunk(square, {}, range(0, 10), codec="h264", out_path=Path("c0.mp4"))
+        done = []
+        await encode_chunk(square, {}, range(0, 10), codec="h264", out_path=Path("c0.mp4"),
+                           on_frame=done.append)
+        # done == [1, 2, ..., 10]
     """
     _check_codec(codec)
     _check_frames(comp, frames)
@@ -248,45 +176,38 @@ async def encode_chunk(
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
     if codec in AUDIO_ONLY_CODECS:
-        require_extra("numpy")
-        start = round(frames[0] * _AUDIO_RATE / rate)
-        end = start + round(len(frames) * _AUDIO_RATE / rate)
+        start = round(frames[0] * AUDIO_RATE / rate)
+        end = start + round(len(frames) * AUDIO_RATE / rate)
         try:
-            await asyncio.to_thread(_write_wav, out_path, start, end)
+            await asyncio.to_thread(write_wav, out_path, start, end)
         except BaseException:
             remove_file(out_path)
             raise
+        if on_frame is not None:
+            on_frame(len(frames))
         return out_path
 
     require_extra()
     merged = comp.merge_props(props)
     width, height = output_size(comp, scale, codec)
-    first = comp.render_frame(frames[0], merged, size=(width, height))  # bad props fail here
+    settings = VideoSettings(codec, width, height, Fraction(rate).limit_denominator(1001), crf)
+    loop = asyncio.get_running_loop()
 
-    def raw_frames() -> Iterator[bytes]:
-        yield first.tobytes()
-        for f in frames[1:]:
-            yield comp.render_frame(f, merged, size=(width, height)).tobytes()
+    def report(n: int) -> None:
+        if on_frame is not None:
+            loop.call_soon_threadsafe(on_frame, n)
 
-    args = [
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", _rate(rate),
-        "-i", "pipe:0", "-an", *_video_encoder_args(codec, crf),
-        "-f", _CHUNK_MUXERS[_CHUNK_EXTENSIONS[codec]], str(out_path),
-    ]  # fmt: skip
+    def draw(index: int) -> Any:
+        return comp.render_frame(frames[index], merged, size=(width, height))
+
     try:
-        await run_ffmpeg(f"encode a {codec} chunk", args, raw_frames())
+        await run_in_worker(lambda stop: encode_video(
+            out_path, _MUXERS[_CHUNK_EXTENSIONS[codec]], settings, draw, len(frames), stop,
+            report))  # fmt: skip
     except BaseException:
         remove_file(out_path)
         raise
     return out_path
-
-
-def _concat_list(paths: Sequence[Path]) -> str:
-    lines = ["ffconcat version 1.0"]
-    for p in paths:
-        quoted = str(Path(p).resolve()).replace("'", "'\\''")
-        lines.append(f"file '{quoted}'")
-    return "\n".join(lines) + "\n"
 
 
 async def combine_chunks(
@@ -298,11 +219,13 @@ async def combine_chunks(
 ) -> Path:
     """Join chunks from :func:`encode_chunk` into the final file at ``out_path``.
 
-    The container follows Remotion (:func:`output_extension`): H.264/H.265 are stream-copied
-    into a ``+faststart`` MP4 (``hvc1``-tagged for H.265), VP8/VP9 into WebM, ProRes into
-    MOV; GIF chunks are re-quantised into one GIF; audio-only codecs encode the WAV chunks
-    as MP3, ADTS AAC or WAV.  With ``audio_codec`` set for a video codec a silent track of
-    that codec is added (PCM goes to MKV, as in Remotion).  Returns ``out_path``.
+    The container follows Remotion (:func:`output_extension`): H.264/H.265 packets are
+    copied into a ``+faststart`` MP4 (``hvc1``-tagged for H.265), VP8/VP9 into WebM, ProRes
+    into MOV, each chunk's timestamps offset to follow the previous chunk (a remux: no
+    re-encoding, so this is quick next to rendering); GIF chunks are re-quantised into one
+    GIF; audio-only codecs encode the WAV chunks as MP3, ADTS AAC or WAV.  With
+    ``audio_codec`` set for a video codec a silent track of that codec is added (PCM goes
+    to MKV, as in Remotion).  Runs in a worker thread; returns ``out_path``.
 
     Example::
 
@@ -315,39 +238,27 @@ async def combine_chunks(
     missing = await asyncio.to_thread(lambda: [str(p) for p in paths if not p.is_file()])
     if missing:
         raise FileNotFoundError(f"chunk files not found: {', '.join(missing[:5])}")
+    require_extra("av")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    muxer = _MUXERS[ext]
 
-    args: list[str] = ["-f", "concat", "-safe", "0", "-i", "{list}"]
-    if codec in AUDIO_ONLY_CODECS:
-        encoder = _AUDIO_ENCODERS[audio_codec or {"wav": "pcm-16"}.get(codec, codec)]
-        args += ["-vn", *encoder]
-    elif codec == "gif":
-        args += _video_encoder_args("gif", None)
-    else:
-        if audio_codec is not None:
-            args += ["-f", "lavfi", "-i", f"anullsrc=r={_AUDIO_RATE}:cl=stereo",
-                     "-map", "0:v", "-map", "1:a", *_AUDIO_ENCODERS[audio_codec],
-                     "-shortest"]  # fmt: skip
-        args += ["-c:v", "copy"]
-        if codec == "h265":
-            args += ["-tag:v", "hvc1"]
-    if ext in ("mp4", "mov"):
-        args += ["-movflags", "+faststart"]
-    args += ["-f", _MUXERS[ext], str(out_path)]
+    def work(stop: Any) -> None:
+        if codec in AUDIO_ONLY_CODECS:
+            encode_audio(paths, out_path, muxer=muxer, stop=stop,
+                         audio_codec=audio_codec or {"wav": "pcm-16"}.get(codec, codec))
+        elif codec == "gif":
+            combine_gif(paths, out_path, stop)
+        else:
+            audio = AudioTrack(*AUDIO_ENCODERS[audio_codec]) if audio_codec else None
+            remux_video(paths, out_path, muxer=muxer, codec=codec, audio=audio, stop=stop,
+                        faststart=ext in ("mp4", "mov"))
 
-    fd, list_name = tempfile.mkstemp(prefix=".concat-", suffix=".txt", dir=out_path.parent)
-    os.close(fd)
-    list_path = Path(list_name)
     try:
-        await asyncio.to_thread(list_path.write_text, _concat_list(paths), "utf-8")
-        args[args.index("{list}")] = str(list_path)
-        await run_ffmpeg(f"combine {len(paths)} {codec} chunks", args)
+        await run_in_worker(work)
     except BaseException:
         remove_file(out_path)
         raise
-    finally:
-        remove_file(list_path)
     return out_path
 
 

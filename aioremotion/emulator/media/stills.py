@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from .compositions import Composition
+from .deps import require_extra
 from .encoding import output_size
-from .ffmpeg import require_extra
 
 if TYPE_CHECKING:
-    from .compositions import Frame
+    from PIL import Image
 
 __all__ = [
     "STILL_FORMATS",
@@ -29,6 +29,12 @@ STILL_FORMATS: Final[tuple[str, ...]] = ("png", "jpeg", "webp", "pdf")
 
 
 def normalise_still_format(image_format: str) -> str:
+    """The still format Pillow writes for ``image_format`` (``jpg`` is ``jpeg``).
+
+    Example:
+        >>> normalise_still_format("JPG")
+        'jpeg'
+    """
     fmt = {"jpg": "jpeg"}.get(image_format.lower(), image_format.lower())
     if fmt not in STILL_FORMATS:
         allowed = ", ".join(STILL_FORMATS)
@@ -36,10 +42,7 @@ def normalise_still_format(image_format: str) -> str:
     return fmt
 
 
-def _encode_image(rgb: Frame, fmt: str, quality: int) -> bytes:
-    from PIL import Image
-
-    img = Image.fromarray(rgb, "RGB")
+def _encode_image(img: Image.Image, fmt: str, quality: int) -> bytes:
     buf = io.BytesIO()
     if fmt == "png":
         img.save(buf, "PNG", compress_level=1)
@@ -74,7 +77,7 @@ async def render_still(
     fmt = normalise_still_format(image_format)
     if not 0 <= jpeg_quality <= 100:
         raise ValueError(f"jpeg_quality must be 0..100; got {jpeg_quality!r}")
-    require_extra("numpy", "Pillow")
+    require_extra("Pillow")
     size = output_size(comp, scale)
 
     def work() -> bytes:

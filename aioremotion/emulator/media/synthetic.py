@@ -8,7 +8,8 @@ import json
 import struct
 import zlib
 
-from .encoding import output_extension, wav_header
+from .audio import wav_header
+from .encoding import output_extension
 from .stills import normalise_still_format
 
 __all__ = [
