@@ -189,6 +189,19 @@ class RemotionEmulator:
         self._stack = stack
         return self
 
+    async def start(self) -> RemotionEmulator:
+        """Start the servers without ``async with`` (in a notebook cell); returns ``self``.
+
+        Pair it with :meth:`aclose`.
+
+        Example::
+
+            emulator = await RemotionEmulator(config=EmulatorConfig(real_encoding=True)).start()
+            ...
+            await emulator.aclose()
+        """
+        return await self.__aenter__()
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
