@@ -15,8 +15,9 @@ Commands::
 Configuration comes from the arguments, then the environment, as ``RemotionLambda`` reads
 it: ``AWS_REGION``, ``REMOTION_FUNCTION_NAME``, ``REMOTION_SERVE_URL``,
 ``REMOTION_COMPOSITION``, ``REMOTION_BUCKET``, ``AWS_ENDPOINT_URL_LAMBDA`` /
-``AWS_ENDPOINT_URL_S3`` and the usual AWS credentials. ``eval "$(aioremotion emulator)"``
-in another shell points every command at a running emulator.
+``AWS_ENDPOINT_URL_S3`` and the usual AWS credentials. ``aioremotion emulator`` runs in
+the foreground and prints ``export ...`` lines: pasted into another shell, they point every
+command (and any other client) at it.
 
 Progress bars and messages go to stderr (plain, sparse lines when stderr is not a
 terminal); stdout carries only machine output (the written file's path, ``--json`` lines).

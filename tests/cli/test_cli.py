@@ -42,7 +42,7 @@ from aioremotion.recovery import tag_options
 async def exported_emulator(monkeypatch: pytest.MonkeyPatch,
                             **config: Any) -> AsyncIterator[RemotionEmulator]:
     """An emulator in this process whose environment the CLI picks up (as after
-    ``eval "$(aioremotion emulator)"``)."""
+    pasting the ``export`` lines ``aioremotion emulator`` prints)."""
     settings: dict[str, Any] = {"progress_write_interval_s": 0.02,
                                 "cancel_poll_interval_s": 0.05, **config}
     async with RemotionEmulator(config=EmulatorConfig(**settings)) as emulator:
