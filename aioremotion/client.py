@@ -65,6 +65,7 @@ from .protocol.payloads import (
 )
 from .protocol.progress import OutputHeadRequest, RenderProgress
 from .protocol.props import js_json_dumps
+from .protocol.versions import check_options_for_version
 from .retry import ThrottleRetry
 from .transport.aws import AiobotocoreTransport
 from .transport.base import Transport, list_all_objects
@@ -244,6 +245,7 @@ class RemotionLambda:
         """
         opts = self._options(RenderMediaOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
+        check_options_for_version("start", opts, self.remotion_version)  # before any upload
         props, bucket = await prepare_input_props(opts, kind="media", transport=self._transport,
                                                   buckets=self._buckets)
         payload = build_start_payload(opts, version=self.remotion_version, props=props,
@@ -284,6 +286,7 @@ class RemotionLambda:
         """
         opts = self._options(RenderStillOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
+        check_options_for_version("still", opts, self.remotion_version)  # before any upload
         stream = is_streaming_region(self.region) if streamed is None else streamed
         props, bucket = await prepare_input_props(opts, kind="still", transport=self._transport,
                                                   buckets=self._buckets)
