@@ -65,7 +65,6 @@ from .protocol.payloads import (
 )
 from .protocol.progress import OutputHeadRequest, RenderProgress
 from .protocol.props import js_json_dumps
-from .protocol.versions import check_options_for_version
 from .retry import ThrottleRetry
 from .transport.aws import AiobotocoreTransport
 from .transport.base import Transport, list_all_objects
@@ -245,9 +244,9 @@ class RemotionLambda:
         """
         opts = self._options(RenderMediaOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
-        check_options_for_version("start", opts, self.remotion_version)  # before any upload
-        props, bucket = await prepare_input_props(opts, kind="media", transport=self._transport,
-                                                  buckets=self._buckets)
+        props, bucket = await prepare_input_props(
+            opts, kind="media", version=self.remotion_version, transport=self._transport,
+            buckets=self._buckets)
         payload = build_start_payload(opts, version=self.remotion_version, props=props,
                                       bucket_name=bucket)
         reply = await self._invoker.call(function_name, payload, routine="start",
@@ -286,10 +285,10 @@ class RemotionLambda:
         """
         opts = self._options(RenderStillOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
-        check_options_for_version("still", opts, self.remotion_version)  # before any upload
         stream = is_streaming_region(self.region) if streamed is None else streamed
-        props, bucket = await prepare_input_props(opts, kind="still", transport=self._transport,
-                                                  buckets=self._buckets)
+        props, bucket = await prepare_input_props(
+            opts, kind="still", version=self.remotion_version, transport=self._transport,
+            buckets=self._buckets)
         payload = build_still_payload(opts, version=self.remotion_version, props=props,
                                       bucket_name=bucket, streamed=stream)
         if stream:
@@ -402,9 +401,9 @@ class RemotionLambda:
         """The compositions of a deployed site (``getCompositionsOnLambda``)."""
         opts = self._options(CompositionsOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
-        props, bucket = await prepare_input_props(opts, kind="compositions",
-                                                  transport=self._transport,
-                                                  buckets=self._buckets)
+        props, bucket = await prepare_input_props(
+            opts, kind="compositions", version=self.remotion_version, transport=self._transport,
+            buckets=self._buckets)
         payload = build_compositions_payload(opts, version=self.remotion_version, props=props,
                                              bucket_name=bucket)
         reply = await self._invoker.call(function_name, payload, routine="compositions")
