@@ -244,8 +244,9 @@ class RemotionLambda:
         """
         opts = self._options(RenderMediaOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
-        props, bucket = await prepare_input_props(opts, kind="media", transport=self._transport,
-                                                  buckets=self._buckets)
+        props, bucket = await prepare_input_props(
+            opts, kind="media", version=self.remotion_version, transport=self._transport,
+            buckets=self._buckets)
         payload = build_start_payload(opts, version=self.remotion_version, props=props,
                                       bucket_name=bucket)
         reply = await self._invoker.call(function_name, payload, routine="start",
@@ -285,8 +286,9 @@ class RemotionLambda:
         opts = self._options(RenderStillOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
         stream = is_streaming_region(self.region) if streamed is None else streamed
-        props, bucket = await prepare_input_props(opts, kind="still", transport=self._transport,
-                                                  buckets=self._buckets)
+        props, bucket = await prepare_input_props(
+            opts, kind="still", version=self.remotion_version, transport=self._transport,
+            buckets=self._buckets)
         payload = build_still_payload(opts, version=self.remotion_version, props=props,
                                       bucket_name=bucket, streamed=stream)
         if stream:
@@ -399,9 +401,9 @@ class RemotionLambda:
         """The compositions of a deployed site (``getCompositionsOnLambda``)."""
         opts = self._options(CompositionsOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
-        props, bucket = await prepare_input_props(opts, kind="compositions",
-                                                  transport=self._transport,
-                                                  buckets=self._buckets)
+        props, bucket = await prepare_input_props(
+            opts, kind="compositions", version=self.remotion_version, transport=self._transport,
+            buckets=self._buckets)
         payload = build_compositions_payload(opts, version=self.remotion_version, props=props,
                                              bucket_name=bucket)
         reply = await self._invoker.call(function_name, payload, routine="compositions")

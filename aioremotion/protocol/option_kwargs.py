@@ -112,6 +112,8 @@ class RenderMediaKwargs(_RenderOutputKwargs, total=False):
     webhook: Webhook | Mapping[str, Any] | None
     metadata: Mapping[str, str] | None
     sample_rate: int
+    separate_audio_to: str | None
+    disable_shared_memory_capture: bool
 
 
 class RenderStillKwargs(_RenderOutputKwargs, total=False):

@@ -405,6 +405,8 @@ render of fewer frames, at least their number; got 3
     webhook: Webhook | None = None
     metadata: dict[str, str] | None = None
     sample_rate: int = Field(default=48000, gt=0)
+    separate_audio_to: str | None = None
+    disable_shared_memory_capture: bool = False
 
     @field_validator("codec", mode="before")
     @classmethod

@@ -1,5 +1,9 @@
 """Lambda payloads, key for key what the official JS client sends (docs/PROTOCOL.md section 5).
 
+Each builder builds the newest payload; :func:`~.versions.payload_for_version` fits it to
+the ``version`` asked for (the keys that version sends, and no others), and options that
+version cannot carry raise :class:`~aioremotion.errors.InvalidOptionsError`.
+
 Example:
     >>> from aioremotion.protocol.options import RenderMediaOptions
     >>> from aioremotion.protocol.props import plan_input_props
@@ -17,6 +21,7 @@ from typing import Any
 
 from .options import CompositionsOptions, ProgressOptions, RenderMediaOptions, RenderStillOptions
 from .props import InlineProps, UploadedProps
+from .versions import check_options_for_version, payload_for_version
 
 
 def _serialized_props(props: InlineProps | UploadedProps, bucket_name: str | None) -> Any:
@@ -46,8 +51,9 @@ def build_start_payload(
     bucket large props were uploaded to (the function reads them from its render bucket).
     """
     o = options
+    check_options_for_version("start", o, version)
     bucket = bucket_name if bucket_name is not None else o.force_bucket_name
-    return {
+    return payload_for_version({
         "enableCancellation": o.enable_cancellation,
         "rendererFunctionName": o.renderer_function_name,
         "framesPerLambda": o.frames_per_lambda,
@@ -103,7 +109,10 @@ def build_start_payload(
         "storageClass": o.storage_class,
         "isProduction": o.is_production,
         "sampleRate": o.sample_rate,
-    }
+        "output": {"type": "media"},
+        "disableSharedMemoryCapture": o.disable_shared_memory_capture,
+        "separateAudioTo": o.separate_audio_to,
+    }, version)
 
 
 def build_still_payload(
@@ -119,8 +128,9 @@ def build_still_payload(
     ``streamed`` is ``True`` for InvokeWithResponseStream (every region but China's).
     """
     o = options
+    check_options_for_version("still", o, version)
     bucket = bucket_name if bucket_name is not None else o.force_bucket_name
-    return {
+    return payload_for_version({
         "type": "still",
         "composition": o.composition,
         "serveUrl": o.serve_url,
@@ -153,13 +163,13 @@ def build_still_payload(
         "mediaCacheSizeInBytes": o.media_cache_size_in_bytes,
         "storageClass": o.storage_class,
         "isProduction": o.is_production,
-    }
+    }, version)
 
 
 def build_status_payload(options: ProgressOptions, *, version: str) -> dict[str, Any]:
     """The ``type:"status"`` payload of ``getRenderProgress``."""
     provider = options.s3_output_provider
-    return {
+    return payload_for_version({
         "type": "status",
         "bucketName": options.bucket_name,
         "renderId": options.render_id,
@@ -167,7 +177,7 @@ def build_status_payload(options: ProgressOptions, *, version: str) -> dict[str,
         "s3OutputProvider": provider.to_payload() if provider is not None else None,
         "logLevel": options.log_level,
         "forcePathStyle": options.force_path_style,
-    }
+    }, version)
 
 
 def build_info_payload(log_level: str = "info") -> dict[str, Any]:
@@ -184,8 +194,9 @@ def build_compositions_payload(
 ) -> dict[str, Any]:
     """The ``type:"compositions"`` payload of ``getCompositionsOnLambda``."""
     o = options
+    check_options_for_version("compositions", o, version)
     bucket = bucket_name if bucket_name is not None else o.force_bucket_name
-    return {
+    return payload_for_version({
         "type": "compositions",
         "chromiumOptions": o.chromium_options.to_payload(),
         "serveUrl": o.serve_url,
@@ -198,4 +209,4 @@ def build_compositions_payload(
         "offthreadVideoCacheSizeInBytes": o.offthread_video_cache_size_in_bytes,
         "forcePathStyle": o.force_path_style,
         "mediaCacheSizeInBytes": o.media_cache_size_in_bytes,
-    }
+    }, version)

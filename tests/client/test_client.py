@@ -404,3 +404,33 @@ def test_protocol_core_does_not_import_io_libraries() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, f"the protocol core imported {done.stdout}"
+
+
+async def test_options_the_function_version_lacks_fail_before_any_call(
+    s3: S3Server, lambda_server: LambdaApiServer, s3_sync: Any
+) -> None:
+    name = "remotion-render-4-0-491-mem2048mb-disk2048mb-120sec"
+    async with RemotionLambda(region="us-east-1", function_name=name,
+                              remotion_version="4.0.491",
+                              endpoint_urls=endpoints(s3, lambda_server)) as client:
+        with pytest.raises(InvalidOptionsError) as info:
+            await client.render_media(**MINIMAL, enable_cancellation=True,
+                                      input_props={"big": "x" * 300_000})
+    assert info.value.problems == [
+        ("enable_cancellation", "needs Remotion 4.0.515 or later; the function is 4.0.491")]
+    assert lambda_server.invocations == []
+    assert s3_sync.list_buckets()["Buckets"] == []  # no props upload, no bucket
+
+
+async def test_payloads_carry_the_keys_of_the_function_version(
+    s3: S3Server, lambda_server: LambdaApiServer, backend: ScriptedLambdaBackend
+) -> None:
+    name = "remotion-render-4-0-403-mem2048mb-disk2048mb-120sec"
+    backend.reply_json("start", start_reply())
+    async with RemotionLambda(region="us-east-1", function_name=name,
+                              remotion_version="4.0.403",
+                              endpoint_urls=endpoints(s3, lambda_server)) as client:
+        await client.render_media(**MINIMAL)
+    payload = lambda_server.invocations_of("start")[0].payload_json
+    assert payload["version"] == "4.0.403" and payload["apiKey"] is None
+    assert not {"gopSize", "sampleRate", "enableCancellation", "output"} & set(payload)

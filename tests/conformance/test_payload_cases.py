@@ -23,19 +23,22 @@ CASES = load_cases("payload-cases.json")
 HASH = re.compile(r"[a-z0-9]{10}")
 
 
-def build(case: dict[str, Any]) -> tuple[dict[str, Any], UploadedProps | None]:
+def build(
+    case: dict[str, Any], version: str = "4.0.527"
+) -> tuple[dict[str, Any], UploadedProps | None]:
+    """Our payload (and props upload, if any) for a recorded case, built for ``version``."""
     options = decode_js_options(case["options"])
     api = case["api"]
     if api == "status":
         status = ProgressOptions.model_validate(options)
-        return build_status_payload(status, version="4.0.527"), None
+        return build_status_payload(status, version=version), None
     if api == "media":
         media = RenderMediaOptions.model_validate(options)
         props = plan_input_props(
             media.input_props_json, kind="media", env_variables=media.env_variables
         )
         payload = build_start_payload(
-            media, version="4.0.527", props=props, bucket_name=media.force_bucket_name
+            media, version=version, props=props, bucket_name=media.force_bucket_name
         )
     elif api == "still":
         still = RenderStillOptions.model_validate(options)
@@ -44,7 +47,7 @@ def build(case: dict[str, Any]) -> tuple[dict[str, Any], UploadedProps | None]:
         )
         payload = build_still_payload(
             still,
-            version="4.0.527",
+            version=version,
             props=props,
             bucket_name=still.force_bucket_name,
             streamed=is_streaming_region(still.region or "us-east-1"),
@@ -69,7 +72,11 @@ def test_payload_matches_js_client(case: dict[str, Any]) -> None:
     expected = case["payload"]
     normalise_random_hash(payload, expected)
     assert payload == expected
+    check_uploads(case, upload)
 
+
+def check_uploads(case: dict[str, Any], upload: UploadedProps | None) -> None:
+    """The recorded props upload (if any) is byte for byte ours, at a key of the same form."""
     recorded = case["uploads"]
     if upload is None:
         assert recorded == []
@@ -78,7 +85,7 @@ def test_payload_matches_js_client(case: dict[str, Any]) -> None:
     body = upload.text.encode()
     assert len(body) == recorded[0]["bodyLength"]
     assert hashlib.sha256(body).hexdigest() == recorded[0]["bodySha256"]
-    bucket = expected["bucketName"]
+    bucket = case["payload"]["bucketName"]
     assert re.fullmatch(rf"/{re.escape(bucket)}/input-props/[a-z0-9]{{10}}\.json",
                         recorded[0]["path"])
     assert re.fullmatch(r"input-props/[a-z0-9]{10}\.json", upload.key)
