@@ -91,37 +91,38 @@ class FieldRule:
         return self.until is None or version < parse_version(self.until)
 
 
-# Evidence: tests/conformance/records (4.0.527, JS) and records/versions (4.0.403 and
-# 4.0.491 JS, 4.0.539 Python SDK). A key first captured in a later version than the one
-# before it without it has, as its first version, the earliest captured version that
-# sends it, unless Remotion's docs name the version that added it.
-_SEEN_491: Final = "4.0.491"  # seen in 4.0.491, absent in 4.0.403
+# Evidence: tests/conformance/records (4.0.527, JS) and records/versions: JS clients
+# 4.0.403, 4.0.431, 4.0.451, 4.0.491, 4.0.508, 4.0.520 (all 18 cases each), the Python SDK
+# 4.0.539, and the capture tool's scan of about 30 releases between 4.0.403 and 4.0.527
+# (media-minimal and still-png each; records/versions/README.md), which pins the first
+# release that sends each key: there is no release between the last without and the first
+# with. Keys newer than 4.0.527 (no JS client on npm yet) come from the SDK capture.
 _SEEN_535: Final = "4.0.535"  # absent in 4.0.527; seen in 4.0.539 (SDK); records/versions
 #                               README: "4.0.535 and later ... add" (Remotion's launch handler)
 
 FIELD_RULES: Final[tuple[FieldRule, ...]] = (
     # ----- start (renderMediaOnLambda)
-    FieldRule("start", "forceFps", since=_SEEN_491, option="force_fps"),
-    FieldRule("start", "forceDurationInFrames", since=_SEEN_491,
+    FieldRule("start", "forceFps", since="4.0.425", option="force_fps"),
+    FieldRule("start", "forceDurationInFrames", since="4.0.425",
               option="force_duration_in_frames"),
-    FieldRule("start", "gopSize", since=_SEEN_491, option="gop_size"),
-    FieldRule("start", "isProduction", since=_SEEN_491, option="is_production"),
-    FieldRule("start", "sampleRate", since=_SEEN_491, option="sample_rate"),
-    # Docs: "Cancelling Lambda renders v4.0.515" (remotion.dev/docs/lambda/cancellation);
-    # absent in 4.0.491, seen in 4.0.527.
+    FieldRule("start", "gopSize", since="4.0.466", option="gop_size"),
+    FieldRule("start", "isProduction", since="4.0.410", option="is_production"),
+    FieldRule("start", "sampleRate", since="4.0.448", option="sample_rate"),
+    # Also Remotion's docs: "Cancelling Lambda renders v4.0.515"
+    # (remotion.dev/docs/lambda/cancellation); 4.0.508 is the release before it.
     FieldRule("start", "enableCancellation", since="4.0.515", option="enable_cancellation"),
     FieldRule("start", "output", since=_SEEN_535),
     FieldRule("start", "disableSharedMemoryCapture", since=_SEEN_535,
               option="disable_shared_memory_capture"),
     FieldRule("start", "separateAudioTo", since=_SEEN_535, option="separate_audio_to"),
-    # Seen (always null) in 4.0.403 next to licenseKey, absent in 4.0.491.
-    FieldRule("start", "apiKey", until=_SEEN_491, value=None, before="licenseKey"),
+    # Always null, next to licenseKey, up to the release before isProduction came.
+    FieldRule("start", "apiKey", until="4.0.410", value=None, before="licenseKey"),
     # ----- still (renderStillOnLambda)
-    FieldRule("still", "forceFps", since=_SEEN_491, option="force_fps"),
-    FieldRule("still", "forceDurationInFrames", since=_SEEN_491,
+    FieldRule("still", "forceFps", since="4.0.425", option="force_fps"),
+    FieldRule("still", "forceDurationInFrames", since="4.0.425",
               option="force_duration_in_frames"),
-    FieldRule("still", "isProduction", since=_SEEN_491, option="is_production"),
-    FieldRule("still", "apiKey", until=_SEEN_491, value=None, before="licenseKey"),
+    FieldRule("still", "isProduction", since="4.0.410", option="is_production"),
+    FieldRule("still", "apiKey", until="4.0.410", value=None, before="licenseKey"),
     # status, info and compositions: no key differs across the captured versions.
 )
 

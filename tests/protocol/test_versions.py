@@ -67,7 +67,12 @@ def test_every_rule_is_well_formed() -> None:
 
 @pytest.mark.parametrize(("version", "present", "absent"), [
     ("4.0.403", {"apiKey"}, {"gopSize", "sampleRate", "enableCancellation", "output"}),
-    ("4.0.450", {"apiKey"}, {"gopSize", "forceFps", "enableCancellation"}),
+    ("4.0.409", {"apiKey"}, {"isProduction", "forceFps", "sampleRate"}),
+    ("4.0.410", {"isProduction"}, {"apiKey", "forceFps", "sampleRate"}),
+    ("4.0.425", {"isProduction", "forceFps", "forceDurationInFrames"}, {"apiKey", "sampleRate"}),
+    ("4.0.448", {"forceFps", "sampleRate"}, {"gopSize", "enableCancellation"}),
+    ("4.0.465", {"sampleRate"}, {"gopSize", "enableCancellation"}),
+    ("4.0.466", {"gopSize", "sampleRate"}, {"apiKey", "enableCancellation"}),
     ("4.0.491", {"gopSize", "isProduction"}, {"apiKey", "enableCancellation"}),
     ("4.0.508", {"gopSize", "sampleRate"}, {"apiKey", "enableCancellation"}),
     ("4.0.515", {"enableCancellation"}, {"output", "separateAudioTo"}),
@@ -107,9 +112,11 @@ def test_api_key_sits_before_license_key_in_old_payloads() -> None:
 @pytest.mark.parametrize(("option", "value", "version", "since"), [
     ("enable_cancellation", True, "4.0.491", "4.0.515"),
     ("enable_cancellation", True, "4.0.514", "4.0.515"),
-    ("gop_size", 60, "4.0.403", "4.0.491"),
-    ("sample_rate", 44100, "4.0.403", "4.0.491"),
-    ("force_fps", 30, "4.0.403", "4.0.491"),
+    ("gop_size", 60, "4.0.451", "4.0.466"),
+    ("sample_rate", 44100, "4.0.431", "4.0.448"),
+    ("force_fps", 30, "4.0.403", "4.0.425"),
+    ("force_duration_in_frames", 90, "4.0.424", "4.0.425"),
+    ("is_production", True, "4.0.409", "4.0.410"),
     ("separate_audio_to", "audio.wav", "4.0.527", "4.0.535"),
     ("disable_shared_memory_capture", True, "4.0.534", "4.0.535"),
 ])
@@ -130,5 +137,5 @@ def test_defaults_are_omitted_not_refused() -> None:
 
 
 def test_still_options_the_version_lacks_are_refused() -> None:
-    with pytest.raises(InvalidOptionsError, match=r"is_production: needs Remotion 4\.0\.491"):
+    with pytest.raises(InvalidOptionsError, match=r"is_production: needs Remotion 4\.0\.410"):
         still("4.0.403", is_production=True)
