@@ -93,10 +93,10 @@ class FieldRule:
 
 # Evidence: tests/conformance/records (4.0.527, JS) and records/versions: JS clients
 # 4.0.403, 4.0.431, 4.0.451, 4.0.491, 4.0.508, 4.0.520 (all 18 cases each), the Python SDK
-# 4.0.539, and the capture tool's scan of about 30 releases between 4.0.403 and 4.0.527
-# (media-minimal and still-png each; records/versions/README.md), which pins the first
-# release that sends each key: there is no release between the last without and the first
-# with. Keys newer than 4.0.527 (no JS client on npm yet) come from the SDK capture.
+# 4.0.539, and the capture tool's scan of releases between 4.0.403 and 4.0.527
+# (media-minimal and still-png each; tests/conformance/records/versions/README.md), which
+# pins the first release that sends each key. Keys newer than 4.0.527 (no JS client on
+# npm yet) come from the SDK capture.
 _SEEN_535: Final = "4.0.535"  # absent in 4.0.527; seen in 4.0.539 (SDK); records/versions
 #                               README: "4.0.535 and later ... add" (Remotion's launch handler)
 
