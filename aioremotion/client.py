@@ -28,7 +28,8 @@ from typing_extensions import Unpack
 from . import _redact, environment
 from ._aws import MISSING_REGION, AwsSettings, region_from_environment, version_from_environment
 from .buckets import RenderBuckets
-from .errors import InvalidOptionsError, InvalidReplyError, RemotionError, RemotionFunctionError
+from .errors import InvalidOptionsError, InvalidReplyError, RemotionError
+from .function_versions import FunctionVersions, require_function_name_for_auto
 from .handles import RenderHandle, StillResult
 from .invoking import Invoker
 from .progress_reader import ProgressReader
@@ -58,7 +59,6 @@ from .protocol.options import (
 )
 from .protocol.payloads import (
     build_compositions_payload,
-    build_info_payload,
     build_start_payload,
     build_status_payload,
     build_still_payload,
@@ -89,6 +89,7 @@ class RemotionLambda:
             the name Remotion's deploy gives this version's function with default settings.
         remotion_version: the deployed function's version, which payloads must carry
             (:meth:`function_version` tells); default ``REMOTION_VERSION``, else 4.0.527.
+            ``"auto"`` asks each function once (:mod:`aioremotion.function_versions`).
         throttle_retry: how throttled invocations are retried (:mod:`aioremotion.retry`).
         transport: talk to AWS through this (a :class:`~aioremotion.transport.MockTransport`
             in unit tests) instead of an ``AiobotocoreTransport`` built from:
@@ -130,10 +131,12 @@ class RemotionLambda:
             raise InvalidOptionsError([("region", MISSING_REGION)])
         self.region = check_region(resolved)
         self.remotion_version = remotion_version or version_from_environment()
+        named = function_name or environment.setting("function_name")
+        require_function_name_for_auto(self.remotion_version, named)
         self.function_name = check_function_name(
-            function_name or environment.setting("function_name")
-            or speculate_function_name(version=self.remotion_version, memory_mb=DEFAULT_MEMORY_MB,
-                                       disk_mb=DEFAULT_DISK_MB, timeout_s=DEFAULT_TIMEOUT_S))
+            named or speculate_function_name(
+                version=self.remotion_version, memory_mb=DEFAULT_MEMORY_MB,
+                disk_mb=DEFAULT_DISK_MB, timeout_s=DEFAULT_TIMEOUT_S))
         timeout = {} if lambda_read_timeout_s is None else {
             "lambda_read_timeout_s": lambda_read_timeout_s}
         self.settings = AwsSettings(
@@ -149,6 +152,7 @@ class RemotionLambda:
         self._invoker = Invoker(self._transport, retry=self.throttle_retry,
                                 sleep=lambda seconds: self._sleep(seconds), rng=rng)
         self._buckets = RenderBuckets(self._transport)
+        self._versions = FunctionVersions(self._invoker)
         self._reader = ProgressReader(self._transport, clock=self.now_ms)
         self._open = False
 
@@ -244,10 +248,11 @@ class RemotionLambda:
         """
         opts = self._options(RenderMediaOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
+        version = await self._versions.resolve(function_name, self.remotion_version)
         props, bucket = await prepare_input_props(
-            opts, kind="media", version=self.remotion_version, transport=self._transport,
+            opts, kind="media", version=version, transport=self._transport,
             buckets=self._buckets)
-        payload = build_start_payload(opts, version=self.remotion_version, props=props,
+        payload = build_start_payload(opts, version=version, props=props,
                                       bucket_name=bucket)
         reply = await self._invoker.call(function_name, payload, routine="start",
                                          bucket_name=bucket, retry=throttle_retry)
@@ -286,10 +291,11 @@ class RemotionLambda:
         opts = self._options(RenderStillOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
         stream = is_streaming_region(self.region) if streamed is None else streamed
+        version = await self._versions.resolve(function_name, self.remotion_version)
         props, bucket = await prepare_input_props(
-            opts, kind="still", version=self.remotion_version, transport=self._transport,
+            opts, kind="still", version=version, transport=self._transport,
             buckets=self._buckets)
-        payload = build_still_payload(opts, version=self.remotion_version, props=props,
+        payload = build_still_payload(opts, version=version, props=props,
                                       bucket_name=bucket, streamed=stream)
         if stream:
             reply = await self._invoker.still_stream(function_name, payload, bucket_name=bucket,
@@ -323,7 +329,7 @@ class RemotionLambda:
             payload = build_status_payload(ProgressOptions(
                 render_id=ref.render_id, bucket_name=ref.bucket_name,
                 s3_output_provider=s3_output_provider, force_path_style=force_path_style,
-            ), version=self.remotion_version)
+            ), version=await self._versions.resolve(ref.function_name, self.remotion_version))
             reply = await self._invoker.call(ref.function_name, payload, routine="status")
             return RenderProgress.model_validate(reply)
         if via != "s3":
@@ -382,17 +388,7 @@ class RemotionLambda:
 
     async def function_version(self, function_name: str | None = None) -> str:
         """The Remotion version of a deployed function (``info``; no version check)."""
-        fn = function_name or self.function_name
-        try:
-            reply = await self._invoker.call(fn, build_info_payload(), routine="info")
-        except RemotionFunctionError as exc:
-            if "Command not found" in str(exc):
-                return "n/a"
-            raise
-        version = reply.get("version")
-        if not isinstance(version, str):
-            raise InvalidReplyError(f"{fn} answered info without a version: {str(reply)[:200]}")
-        return version
+        return await self._versions.ask(function_name or self.function_name)
 
     async def get_compositions(
         self, options: CompositionsOptions | Mapping[str, Any] | None = None, /,
@@ -401,10 +397,11 @@ class RemotionLambda:
         """The compositions of a deployed site (``getCompositionsOnLambda``)."""
         opts = self._options(CompositionsOptions, options, kwargs)
         function_name = self._function(opts.region, opts.function_name)
+        version = await self._versions.resolve(function_name, self.remotion_version)
         props, bucket = await prepare_input_props(
-            opts, kind="compositions", version=self.remotion_version, transport=self._transport,
+            opts, kind="compositions", version=version, transport=self._transport,
             buckets=self._buckets)
-        payload = build_compositions_payload(opts, version=self.remotion_version, props=props,
+        payload = build_compositions_payload(opts, version=version, props=props,
                                              bucket_name=bucket)
         reply = await self._invoker.call(function_name, payload, routine="compositions")
         compositions = reply.get("compositions")
