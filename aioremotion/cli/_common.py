@@ -92,7 +92,7 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, local: bool = True,
     parser.add_argument("--remotion-version", default=None, metavar="VERSION",
                         help="the deployed function's Remotion version (default: "
                              f"REMOTION_VERSION, else {DEFAULT_REMOTION_VERSION}; "
-                             "`aioremotion info` prints it)")
+                             "`aioremotion info` prints it; `auto` asks the function)")
     if local:
         parser.add_argument("--local", action="store_true",
                             help="run on a local emulator started in-process (no AWS account)")

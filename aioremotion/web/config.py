@@ -24,6 +24,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .. import environment
 from ..errors import InvalidOptionsError
+from ..function_versions import require_function_name_for_auto
 from ..protocol.constants import (
     DEFAULT_REMOTION_VERSION,
     MINIMUM_FRAMES_PER_LAMBDA,
@@ -160,6 +161,8 @@ class WebConfig(ValidatedModel):
         check("serve_url", check_serve_url, self.resolved_serve_url)
         if self.function_name is not None:
             check("function_name", check_function_name, self.function_name)
+        check("remotion_version", require_function_name_for_auto, self.remotion_version,
+              self.function_name)
         if self.bucket_name is not None:
             check("bucket_name", check_bucket_name, self.bucket_name)
         for bucket in sorted(self.allowed_buckets):

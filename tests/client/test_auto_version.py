@@ -67,3 +67,14 @@ async def test_auto_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
                                         codec="h264")
         starts = [v for routine, v in _routines(emulator) if routine == "start"]
     assert starts == ["4.0.508"]
+
+
+def test_web_config_auto_needs_a_function_name() -> None:
+    from aioremotion.web import WebConfig
+
+    with pytest.raises(InvalidOptionsError, match="remotion_version"):
+        WebConfig(region="us-east-1", serve_url="my-site", remotion_version="auto")
+    name = "remotion-render-4-0-491-mem2048mb-disk2048mb-120sec"
+    config = WebConfig(region="us-east-1", serve_url="my-site", remotion_version="auto",
+                       function_name=name)
+    assert config.resolved_function_name == name
