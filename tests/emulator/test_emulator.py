@@ -253,11 +253,13 @@ async def test_slow_renders(emulator: RemotionEmulator) -> None:
 
 async def test_cancellation_through_cancel_json(emulator: RemotionEmulator) -> None:
     async with RemotionEmulator(config=EmulatorConfig(
-            frame_cost_ms=20, cancel_poll_interval_s=0.05,
+            frame_cost_ms=250, cancel_poll_interval_s=0.05,
             progress_write_interval_s=0.02)) as slow, slow.client() as remotion:
         render = await remotion.render_media(serve_url=slow.serve_url,
                                              composition="HelloWorld", codec="h264",
                                              enable_cancellation=True)
+        # A chunk takes 20 frames x 250 ms = 5 s, so the render cannot end before the
+        # cancel lands, however loaded the machine (at 20 ms a frame it sometimes did).
         with anyio.fail_after(30):  # until the renderers run (and cancel.json is watched)
             while (await remotion.get_progress(render)).frames_rendered == 0:
                 await anyio.sleep(0.01)
