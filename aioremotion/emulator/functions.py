@@ -2,7 +2,9 @@
 ``status``, ``still`` and ``compositions`` routines (docs/PROTOCOL.md sections 4, 5, 7, 9).
 
 Any well-formed ``remotion-render-<version>-mem<M>mb-disk<D>mb-<T>sec`` name is a deployed
-function of that version, memory, disk and timeout; other names get 404.
+function of that version, memory, disk and timeout; other names get 404. Payloads must
+carry that version and, with ``EmulatorConfig.strict_payloads``, the keys its function reads
+(:mod:`.payload_check`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from .backend import (
 from .config import EmulatorConfig
 from .faults import Faults
 from .launch import ACLS, LaunchJob, RenderFailure, now_ms
+from .payload_check import payload_problem
 from .progress_writer import ProgressWriter, initial_progress
 
 if TYPE_CHECKING:
@@ -216,6 +219,9 @@ class RemotionFunctions(LambdaBackend):
                 f"to invoke the function has version {sent}. Deploy a new function and use it "
                 "to call getRenderProgress(). See: https://www.remotion.dev/docs/lambda/upgrading"
             )
+        problem = payload_problem(payload, version) if self.config.strict_payloads else None
+        if problem is not None:
+            raise _RoutineError(problem)
 
     # ------------------------------------------------------------ function facts
 
