@@ -39,6 +39,7 @@ from ..protocol.progress import (
     compute_render_progress,
 )
 from ..protocol.replies import encode_stream_message
+from ..protocol.versions import parse_version
 from .backend import (
     FunctionError,
     InvokeResult,
@@ -337,7 +338,8 @@ class RemotionFunctions(LambdaBackend):
         timeout_ms = self.timeout_ms_of(function_name)
         faults = self.faults.take_render_faults()
         state = initial_progress(now_ms=now_ms(), timeout_ms=timeout_ms,
-                                 cancellation_enabled=bool(payload.get("enableCancellation")))
+                                 cancellation_enabled=bool(payload.get("enableCancellation")),
+                                 version=parse_version(self.version_of(function_name)))
 
         async def upload(body: bytes) -> None:
             await self._write_progress(bucket, render_id, body)

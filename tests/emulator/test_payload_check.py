@@ -171,3 +171,29 @@ def test_versions_outside_the_table_and_other_routines_are_not_checked() -> None
     assert expected_keys("start", "4.0.300") is None
     assert expected_keys("compositions", "4.0.527") is None
     assert payload_problem({"type": "start", "version": "4.0.999"}, "4.0.999") is None
+
+
+@pytest.mark.parametrize(("version", "newer"), [("4.0.527", False), ("4.0.535", True),
+                                                ("4.0.539", True)])
+async def test_progress_json_has_the_sequence_fields_from_4_0_535_on(
+    version: str, newer: bool, emulator: RemotionEmulator, lambda_client: Any
+) -> None:
+    source = captured(RECORDS / "versions/python-sdk-4.0.539/payload-cases.json")[1][0]
+    start = {**source, "version": version, "serveUrl": emulator.serve_url,
+             "composition": "HelloWorld"}
+    if not newer:
+        for key in ("output", "disableSharedMemoryCapture", "separateAudioTo"):
+            del start[key]
+    _, reply = await invoke(lambda_client, function_of(version), start)
+    assert reply["type"] == "success", reply
+    await emulator.wait_for_renders()
+    body = await emulator.s3.get_object(Bucket=reply["bucketName"],
+                                        Key=f"renders/{reply['renderId']}/progress.json")
+    async with body["Body"] as stream:
+        progress = json.loads(await stream.read())
+    assert progress["postRenderData"] is not None, progress["errors"]
+    fields = {"framesUploaded": 0, "outputSequence": None, "separateAudio": None}
+    if newer:
+        assert {key: progress[key] for key in fields} == fields
+    else:
+        assert not fields.keys() & progress.keys()
