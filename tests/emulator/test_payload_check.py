@@ -197,3 +197,38 @@ async def test_progress_json_has_the_sequence_fields_from_4_0_535_on(
         assert {key: progress[key] for key in fields} == fields
     else:
         assert not fields.keys() & progress.keys()
+
+
+@pytest.mark.parametrize("path", RECORD_FILES, ids=lambda p: p.parent.name)
+def test_the_expected_keys_are_exactly_the_captured_ones(path: Path) -> None:
+    version, payloads = captured(path)
+    for payload in payloads:
+        assert expected_keys(payload["type"], version) == set(payload), payload["type"]
+
+
+# FIELD_RULES dates isProduction, forceFps, forceDurationInFrames, sampleRate and gopSize
+# to 4.0.491 and apiKey's removal to it too; the capture tool found 4.0.410 … 4.0.466
+# (records/versions/README.md), so aioremotion's own payloads for 4.0.410 … 4.0.490 lack
+# keys those functions read. Fixing it is versions.py's business, not the emulator's.
+_TABLE_MISDATES = pytest.mark.xfail(
+    strict=True, reason="FIELD_RULES dates keys of 4.0.410-4.0.466 to 4.0.491")
+
+
+@pytest.mark.parametrize("version", [
+    "4.0.403", "4.0.409",
+    pytest.param("4.0.410", marks=_TABLE_MISDATES),
+    pytest.param("4.0.431", marks=_TABLE_MISDATES),
+    pytest.param("4.0.451", marks=_TABLE_MISDATES),
+    "4.0.491", "4.0.508", "4.0.520", "4.0.527", "4.0.535", "4.0.539", "4.0.542"])
+async def test_aioremotion_renders_on_a_function_of_each_version(
+    version: str, emulator: RemotionEmulator
+) -> None:
+    async with emulator.client(function_name=function_of(version),
+                               remotion_version=version) as remotion:
+        render = await remotion.render_media(serve_url=emulator.serve_url,
+                                             composition="HelloWorld", codec="h264")
+        await emulator.wait_for_renders()
+        assert (await remotion.get_progress(render, via="lambda")).done
+        still = await remotion.render_still(serve_url=emulator.serve_url,
+                                            composition="HelloWorld")
+    assert still.render_id
