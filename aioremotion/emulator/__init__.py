@@ -6,8 +6,17 @@ run on it, and so can your demos, notebooks and tests (for tests, see the
 H.264 unless given ``--synthetic``; the library's :class:`EmulatorConfig` defaults to
 synthetic outputs (tiny, unplayable, instant), so pass ``real_encoding=True`` for videos.
 
+Any well-formed function name (``remotion-render-4-0-491-mem2048mb-disk2048mb-120sec``) is a
+deployed function of the version it names, and the emulator is that version, strictly: a
+payload of another version gets Remotion's ``Version mismatch`` error, and a ``start``,
+``still`` or ``status`` payload lacking a key that version reads, or carrying one only a
+later version reads, gets an error reply naming the keys (:mod:`.payload_check`;
+``EmulatorConfig(strict_payloads=False)`` or ``@pytest.mark.remotion_emulator(
+strict_payloads=False)`` relaxes it). Other extra keys are ignored, as on Lambda.
+
 * :class:`RemotionEmulator` - the emulator (Lambda API + moto S3 + emulated functions);
-* :class:`EmulatorConfig` - its speed, frame cost, real encoding, account concurrency;
+* :class:`EmulatorConfig` - its speed, frame cost, real encoding, account concurrency,
+  strict payloads;
 * :class:`Faults` - faults armed from Python (``emulator.faults``);
 * :class:`Composition` / :class:`CompositionRegistry` - the compositions of its site;
 * :class:`LambdaApiServer` and the :class:`LambdaBackend` interface (with its results and

@@ -24,6 +24,10 @@ class EmulatorConfig:
     outputs are small synthetic files of the right container type that no player can play.
     ``account_concurrency`` caps concurrently running functions (start, launch, each
     renderer); beyond it, invokes get HTTP 429 like an AWS account at its limit.
+    ``strict_payloads`` (default on) makes a ``start``, ``still`` or ``status`` payload
+    fail, with an error reply naming the keys and the version, when it lacks a key the
+    function of its version reads or carries one only a later version reads (see
+    :mod:`aioremotion.emulator.payload_check`); other extra keys are ignored, as on Lambda.
 
     The library's default is synthetic, so that tests (the ``remotion_emulator`` fixture)
     are fast; the command line's ``aioremotion emulator``, ``serve --local`` and
@@ -44,6 +48,7 @@ class EmulatorConfig:
     cancel_poll_interval_s: float = 1.0
     account_concurrency: int | None = None
     max_parallel_encoders: int = 2
+    strict_payloads: bool = True
 
     @property
     def outputs(self) -> str:

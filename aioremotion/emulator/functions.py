@@ -2,7 +2,9 @@
 ``status``, ``still`` and ``compositions`` routines (docs/PROTOCOL.md sections 4, 5, 7, 9).
 
 Any well-formed ``remotion-render-<version>-mem<M>mb-disk<D>mb-<T>sec`` name is a deployed
-function of that version, memory, disk and timeout; other names get 404.
+function of that version, memory, disk and timeout; other names get 404. Payloads must
+carry that version and, with ``EmulatorConfig.strict_payloads``, the keys its function reads
+(:mod:`.payload_check`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..protocol.progress import (
     compute_render_progress,
 )
 from ..protocol.replies import encode_stream_message
+from ..protocol.versions import parse_version
 from .backend import (
     FunctionError,
     InvokeResult,
@@ -48,6 +51,7 @@ from .backend import (
 from .config import EmulatorConfig
 from .faults import Faults
 from .launch import ACLS, LaunchJob, RenderFailure, now_ms
+from .payload_check import payload_problem
 from .progress_writer import ProgressWriter, initial_progress
 
 if TYPE_CHECKING:
@@ -216,6 +220,9 @@ class RemotionFunctions(LambdaBackend):
                 f"to invoke the function has version {sent}. Deploy a new function and use it "
                 "to call getRenderProgress(). See: https://www.remotion.dev/docs/lambda/upgrading"
             )
+        problem = payload_problem(payload, version) if self.config.strict_payloads else None
+        if problem is not None:
+            raise _RoutineError(problem)
 
     # ------------------------------------------------------------ function facts
 
@@ -331,7 +338,8 @@ class RemotionFunctions(LambdaBackend):
         timeout_ms = self.timeout_ms_of(function_name)
         faults = self.faults.take_render_faults()
         state = initial_progress(now_ms=now_ms(), timeout_ms=timeout_ms,
-                                 cancellation_enabled=bool(payload.get("enableCancellation")))
+                                 cancellation_enabled=bool(payload.get("enableCancellation")),
+                                 version=parse_version(self.version_of(function_name)))
 
         async def upload(body: bytes) -> None:
             await self._write_progress(bucket, render_id, body)

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import anyio
 
@@ -21,8 +21,20 @@ logger = logging.getLogger(__name__)
 Upload = Callable[[bytes], Awaitable[None]]
 
 
-def initial_progress(*, now_ms: int, timeout_ms: int, cancellation_enabled: bool) -> dict[str, Any]:
-    """The skeleton progress.json the start (and then launch) invocation writes."""
+#: The first version whose progress.json has ``framesUploaded``, ``outputSequence`` and
+#: ``separateAudio`` (docs/PROTOCOL.md section 4.4).
+SEQUENCE_PROGRESS_SINCE: Final = (4, 0, 535)
+
+
+def initial_progress(*, now_ms: int, timeout_ms: int, cancellation_enabled: bool,
+                     version: tuple[int, int, int] = (4, 0, 527)) -> dict[str, Any]:
+    """The skeleton progress.json the start (and then launch) invocation writes, for a
+    function of ``version``: from 4.0.535 on it has the image-sequence fields, with the
+    values of a media render without ``separateAudioTo`` (no frame uploaded, no sequence,
+    no separate audio)."""
+    newer: dict[str, Any] = {}
+    if version >= SEQUENCE_PROGRESS_SINCE:
+        newer = {"framesUploaded": 0, "outputSequence": None, "separateAudio": None}
     return {
         "cancellationEnabled": cancellation_enabled,
         "chunks": [],
@@ -44,6 +56,7 @@ def initial_progress(*, now_ms: int, timeout_ms: int, cancellation_enabled: bool
         "serveUrlOpened": None,
         "compositionValidated": None,
         "receivedArtifact": [],
+        **newer,
     }
 
 
