@@ -38,7 +38,6 @@ from ..protocol.versions import (
     FIELD_RULES,
     MAX_SUPPORTED_VERSION,
     MIN_SUPPORTED_VERSION,
-    FieldRule,
     Version,
     parse_version,
 )
@@ -79,34 +78,6 @@ _ALWAYS: Final[dict[str, frozenset[str]]] = {
     }),
 }
 
-# The first release sending (or, for apiKey, no longer sending) a key, where the capture
-# tool found it exactly (tests/conformance/records/versions/README.md, "Where each key
-# appeared"); FIELD_RULES dates these keys to the first *committed* capture (4.0.491),
-# which the captures of 4.0.431 and 4.0.451 contradict. Keys not listed use FIELD_RULES.
-_FIRST_RELEASE: Final[dict[str, str]] = {
-    "isProduction": "4.0.410",
-    "apiKey": "4.0.410",
-    "forceFps": "4.0.425",
-    "forceDurationInFrames": "4.0.425",
-    "sampleRate": "4.0.448",
-    "gopSize": "4.0.466",
-}
-
-
-def _bounds(rule: FieldRule) -> tuple[str | None, str | None]:
-    exact = _FIRST_RELEASE.get(rule.key)
-    since = exact if exact is not None and rule.since is not None else rule.since
-    until = exact if exact is not None and rule.until is not None else rule.until
-    return since, until
-
-
-def _sent_by(rule: FieldRule, version: Version) -> bool:
-    since, until = _bounds(rule)
-    if since is not None and version < parse_version(since):
-        return False
-    return until is None or version < parse_version(until)
-
-
 def _known(version: str) -> Version | None:
     try:
         parsed = parse_version(version)
@@ -131,7 +102,7 @@ def expected_keys(routine: str, version: str) -> frozenset[str] | None:
         return None
     keys = set(_ALWAYS[routine])
     keys.update(rule.key for rule in FIELD_RULES
-                if rule.payload == routine and _sent_by(rule, parsed))
+                if rule.payload == routine and rule.sent_by(parsed))
     return frozenset(keys)
 
 
@@ -139,7 +110,7 @@ def _too_new(routine: str, version: Version) -> dict[str, str]:
     """Keys only later versions send, with the version that added each."""
     out: dict[str, str] = {}
     for rule in FIELD_RULES:
-        since, _ = _bounds(rule)
+        since = rule.since
         if rule.payload == routine and since is not None and version < parse_version(since):
             out[rule.key] = since
     return out

@@ -206,20 +206,10 @@ def test_the_expected_keys_are_exactly_the_captured_ones(path: Path) -> None:
         assert expected_keys(payload["type"], version) == set(payload), payload["type"]
 
 
-# FIELD_RULES dates isProduction, forceFps, forceDurationInFrames, sampleRate and gopSize
-# to 4.0.491 and apiKey's removal to it too; the capture tool found 4.0.410 … 4.0.466
-# (records/versions/README.md), so aioremotion's own payloads for 4.0.410 … 4.0.490 lack
-# keys those functions read. Fixing it is versions.py's business, not the emulator's.
-_TABLE_MISDATES = pytest.mark.xfail(
-    strict=True, reason="FIELD_RULES dates keys of 4.0.410-4.0.466 to 4.0.491")
-
-
 @pytest.mark.parametrize("version", [
-    "4.0.403", "4.0.409",
-    pytest.param("4.0.410", marks=_TABLE_MISDATES),
-    pytest.param("4.0.431", marks=_TABLE_MISDATES),
-    pytest.param("4.0.451", marks=_TABLE_MISDATES),
-    "4.0.491", "4.0.508", "4.0.520", "4.0.527", "4.0.535", "4.0.539", "4.0.542"])
+    "4.0.403", "4.0.409", "4.0.410", "4.0.424", "4.0.425", "4.0.431", "4.0.447", "4.0.448",
+    "4.0.451", "4.0.465", "4.0.466", "4.0.491", "4.0.508", "4.0.514", "4.0.515", "4.0.520",
+    "4.0.527", "4.0.534", "4.0.535", "4.0.539", "4.0.542"])
 async def test_aioremotion_renders_on_a_function_of_each_version(
     version: str, emulator: RemotionEmulator
 ) -> None:
