@@ -163,6 +163,10 @@ class ProgressFile(_Lenient):
     serve_url_opened: Number | None = None
     composition_validated: Number | None = None
     received_artifact: list[dict[str, Any]] = Field(default_factory=list)
+    # Written by functions of Remotion 4.0.535 and later only (docs/PROTOCOL.md section 4.4).
+    frames_uploaded: int | None = None
+    output_sequence: dict[str, Any] | None = None
+    separate_audio: dict[str, Any] | None = None
 
 
 def parse_progress_file(data: bytes | str | dict[str, Any]) -> ProgressFile:
@@ -273,6 +277,12 @@ class RenderProgress(_Lenient):
     serve_url_opened: Number | None
     composition_validated: Number | None
     artifacts: list[dict[str, Any]]
+    #: From Remotion 4.0.535 on (absent, ``None``, before): frames of an image sequence
+    #: uploaded so far, the sequence's manifest (``outputSequence``), and where
+    #: ``separateAudioTo`` put the audio (``separateAudio``).
+    frames_uploaded: int | None = None
+    output_sequence: dict[str, Any] | None = None
+    separate_audio: dict[str, Any] | None = None
 
     @property
     def fatal_errors(self) -> list[EnhancedErrorInfo]:
@@ -576,7 +586,13 @@ def _common(file: ProgressFile, ctx: ProgressContext, now_ms: float) -> dict[str
         "serve_url_opened": file.serve_url_opened,
         "composition_validated": file.composition_validated,
         "artifacts": file.received_artifact,
+        # only the newer versions' fields the file has, so older JSON stays as it was
+        **{name: getattr(file, name) for name in _NEWER_FIELDS if name in file.model_fields_set},
     }
+
+
+#: Progress fields that Remotion 4.0.535 and later add, passed through when present.
+_NEWER_FIELDS: Final = ("frames_uploaded", "output_sequence", "separate_audio")
 
 
 def _running_counters(file: ProgressFile) -> dict[str, Any]:
