@@ -19,11 +19,10 @@ from .protocol.events import (
     RenderEvent,
     RenderFailed,
     Stage,
-    cost_display,
     event_from_progress,
     format_eta,
     shown_progress,
 )
 
 __all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
-           "cost_display", "event_from_progress", "format_eta", "shown_progress"]
+           "event_from_progress", "format_eta", "shown_progress"]

@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 
 from .. import environment
 from ..errors import InvalidOptionsError
-from ..events import Done, Failed, cost_display
+from ..events import Done, Failed
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id, file_extension
 from ..protocol.options import RenderMediaOptions, RenderStillOptions
+from ..protocol.pricing import format_cost
 from ..watching import live_watch_options, watch
 from ._common import (
     EXIT_OK,
@@ -260,8 +261,8 @@ async def still_command(args: argparse.Namespace) -> int:
         done = Done(url=still.url, size=still.size_in_bytes, render_id=still.render_id,
                     bucket_name=still.bucket_name, out_key=still.out_key,
                     cost=float(still.estimated_price.accrued_so_far),
-                    cost_display=cost_display(float(still.estimated_price.accrued_so_far),
-                                              still.estimated_price.currency))
+                    cost_display=format_cost(float(still.estimated_price.accrued_so_far),
+                                            still.estimated_price.currency))
         extra: dict[str, Any] = {}
         if not args.no_download:
             out = output_path(args.out, options.composition, still.out_key,

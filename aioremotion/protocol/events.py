@@ -28,7 +28,7 @@ from .pricing import format_cost
 from .progress import EnhancedErrorInfo, RenderProgress, frame_count
 
 __all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
-           "cost_display", "event_from_progress", "format_eta", "outcome_bar_html",
+           "event_from_progress", "format_eta", "outcome_bar_html",
            "render_stage", "shown_progress"]
 
 #: What a running render is doing: waiting for its metadata (``starting``), rendering the
@@ -39,18 +39,6 @@ Stage = Literal["starting", "frames", "chunks", "combine"]
 #: How displays name each stage (the command line, notebooks).
 STAGE_WORDS: dict[str, str] = {"starting": "starting", "frames": "rendering",
                                "chunks": "encoding", "combine": "combining"}
-
-
-def cost_display(amount: float, currency: str = "USD") -> str:
-    """How every display shows a cost, running or final (``Progress`` and ``Done``, the
-    command line, notebooks): :func:`~aioremotion.protocol.pricing.format_cost`. One rule,
-    so that the last progress line and the final line agree (Remotion's own two strings
-    do not: ``<$0.001`` while running, then ``$0``).
-
-    >>> cost_display(0.00043), cost_display(0.0123), cost_display(1.5, "CNY")
-    ('$0.00043', '$0.012', '¥1.500')
-    """
-    return format_cost(amount, currency)
 
 
 class _Event(BaseModel):
@@ -75,8 +63,8 @@ class Progress(_Event):
     lambdas_invoked: int = 0
     #: The estimated cost so far (Remotion's ``costs.accruedSoFar``).
     cost_so_far: float = 0.0
-    #: ``cost_so_far`` for people (:func:`cost_display`, as ``Done.cost_display``):
-    #: ``$0.00038``, ``$0.012``.
+    #: ``cost_so_far`` for people, formatted by :func:`.pricing.format_cost` as
+    #: ``Done.cost_display`` is: ``$0.00038``, ``$0.012``.
     cost_display: str | None = None
     #: What the render is doing (:data:`Stage`); None when not known.
     stage: Stage | None = None
@@ -103,7 +91,8 @@ class Done(_Event):
     #: The render's final cost estimate (``postRenderData.cost.estimatedCost``: the
     #: renderers' billed durations × memory, plus the invocations).
     cost: float | None = None
-    #: ``cost`` for people, formatted as ``Progress.cost_display`` is (:func:`cost_display`).
+    #: ``cost`` for people, formatted as ``Progress.cost_display`` is
+    #: (:func:`.pricing.format_cost`).
     cost_display: str | None = None
     time_to_finish_ms: float | None = None
     chunks: int | None = None
@@ -156,7 +145,7 @@ def event_from_progress(
             bucket_name=progress.out_bucket,
             out_key=progress.out_key,
             cost=float(costs.accrued_so_far),
-            cost_display=cost_display(float(costs.accrued_so_far), costs.currency),
+            cost_display=format_cost(float(costs.accrued_so_far), costs.currency),
             time_to_finish_ms=progress.time_to_finish,
             chunks=progress.chunks,
             frames_rendered=progress.frames_rendered,
@@ -181,7 +170,7 @@ def event_from_progress(
         total_chunks=metadata.total_chunks if metadata else None,
         lambdas_invoked=progress.lambdas_invoked,
         cost_so_far=float(costs.accrued_so_far),
-        cost_display=cost_display(float(costs.accrued_so_far), costs.currency),
+        cost_display=format_cost(float(costs.accrued_so_far), costs.currency),
         stage=render_stage(progress)[0],
         eta_seconds=eta_seconds,
     )

@@ -15,8 +15,9 @@ import anyio
 import pytest
 
 from aioremotion.emulator import RemotionEmulator
-from aioremotion.events import Done, Progress, cost_display
+from aioremotion.events import Done, Progress
 from aioremotion.protocol.events import event_from_progress, render_stage
+from aioremotion.protocol.pricing import format_cost
 from aioremotion.protocol.progress import ProgressContext, RenderProgress, compute_render_progress
 from aioremotion.protocol.watch import ReadOk, Sleep, WatchMachine
 from aioremotion.watching import live_watch_options, watch
@@ -112,10 +113,10 @@ def test_done_shows_its_cost_as_progress_did() -> None:
     done = event_from_progress(progress_of(json.dumps(
         CASES["04-done-postRenderData"]["progressJson"]).encode()))
     assert isinstance(done, Done) and done.cost == 0.00031
-    assert done.cost_display == cost_display(0.00031) == "$0.00031"
+    assert done.cost_display == format_cost(0.00031, "USD") == "$0.00031"
     running = event_from_progress(progress_of(body(frames=15)))
     assert isinstance(running, Progress)
-    assert running.cost_display == cost_display(running.cost_so_far)
+    assert running.cost_display == format_cost(running.cost_so_far, "USD")
 
 
 async def test_a_render_on_the_emulator_reports_an_eta_before_it_is_done(
@@ -130,4 +131,4 @@ async def test_a_render_on_the_emulator_reports_an_eta_before_it_is_done(
     assert isinstance(events[-1], Done)
     progress = [e for e in events if isinstance(e, Progress)]
     assert any(e.eta_seconds is not None for e in progress), progress
-    assert events[-1].cost_display == cost_display(events[-1].cost or 0.0)
+    assert events[-1].cost_display == format_cost(events[-1].cost or 0.0, "USD")
