@@ -144,12 +144,10 @@ async def open_target(args: argparse.Namespace, *, real_default: bool = True,
     function_name: str | None = getattr(args, "function_name", None)
     region: str | None = getattr(args, "region", None)
     serve_url: str | None = getattr(args, "serve_url", None)
-    version: str | None = (getattr(args, "remotion_version", None)
-                           or environment.setting("remotion_version"))
-    if not getattr(args, "local", False):
+    flag_version: str | None = getattr(args, "remotion_version", None)
+    if not getattr(args, "local", False):  # the client reads REMOTION_VERSION itself
         async with RemotionLambda(region=region, function_name=function_name,
-                                  remotion_version=version or DEFAULT_REMOTION_VERSION
-                                  ) as client:
+                                  remotion_version=flag_version) as client:
             yield Target(client, serve_url or environment.setting("serve_url"))
         return
 
@@ -168,6 +166,8 @@ async def open_target(args: argparse.Namespace, *, real_default: bool = True,
     config = EmulatorConfig(real_encoding=real, **dict(emulator_config or {}))
     async with RemotionEmulator(region=region or "us-east-1", config=config) as emulator:
         overrides = {"function_name": function_name} if function_name else {}
+        # the emulator's client would use the emulator's version: an explicit one wins
+        version = flag_version or environment.setting("remotion_version")
         if version:
             overrides["remotion_version"] = version
         async with emulator.client(**overrides) as client:
