@@ -66,13 +66,12 @@ class MismatchTexts:
 #: (first release, wording), oldest first. Sources and caveats: docs/PROTOCOL.md 4.2.
 MISMATCH_TEXTS: Final[tuple[tuple[str, MismatchTexts], ...]] = (
     # Each handler checked on its own and named its own API in both texts (UNCONFIRMED
-    # which release was first; seen in @remotion/serverless 4.0.200's compositions handler).
+    # which release was first; still so in @remotion/serverless 4.0.244's compositions).
     ("4.0.0", MismatchTexts(without_version=_OLDER,
                             other_version=_OTHER_HEAD + "{api}. " + _LINK)),
-    # One shared check: the other-version text names getRenderProgress() for every routine
-    # (first seen in 4.0.250; the exact first release between 4.0.201 and 4.0.250 is
-    # UNCONFIRMED).
-    ("4.0.250", MismatchTexts(without_version=_OLDER,
+    # One shared check from 4.0.248 (4.0.244, the release before, has none): the
+    # other-version text names getRenderProgress() for every routine.
+    ("4.0.248", MismatchTexts(without_version=_OLDER,
                               other_version=_OTHER_HEAD + "getRenderProgress(). " + _LINK)),
     # The payload-without-version text quotes the payload (4.0.314 does not; 4.0.320 does,
     # and every release up to 4.0.527 has the same two texts).

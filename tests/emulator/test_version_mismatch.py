@@ -3,9 +3,10 @@ its own Remotion version, routine by routine, and aioremotion's client raises it
 VersionMismatchError for it (issue 14).
 
 The expected texts are written out here from the published packages (see docs/PROTOCOL.md
-4.2), not derived from the emulator's table: 4.0.314 still says "is an older version" for a
-payload without a version, 4.0.320 … 4.0.527 quote the payload instead; the other-version
-text names getRenderProgress() for every routine in all of them.
+4.2), not derived from the emulator's table: up to 4.0.244 each routine names its own API
+in both texts; 4.0.248 … 4.0.314 say "is an older version" for a payload without a
+version, 4.0.320 … 4.0.527 quote the payload instead; from 4.0.248 on the other-version
+text names getRenderProgress() for every routine.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ NO_RETRIES = Config(retries={"total_max_attempts": 1})
 API = {"start": "renderMediaOnLambda()", "still": "renderStillOnLambda()",
        "status": "getRenderProgress()", "compositions": "getCompositionsOnLambda()"}
 ROUTINES = list(API)
-OLD, NEW = "4.0.314", "4.0.527"
-VERSIONS = [OLD, "4.0.403", NEW]
+PER_ROUTINE, OLD, NEW = "4.0.244", "4.0.314", "4.0.527"
+VERSIONS = [PER_ROUTINE, OLD, "4.0.403", NEW]
 LINK = "See: https://www.remotion.dev/docs/lambda/upgrading"
 
 
@@ -41,13 +42,14 @@ def other_version_text(routine: str, function: str, version: str, sent: str) -> 
     return (f"Version mismatch: When calling {API[routine]}, you passed {function} as the "
             f"function, which has the version {version}, but the @remotion/lambda package "
             f"you used to invoke the function has version {sent}. Deploy a new function and "
-            f"use it to call getRenderProgress(). {LINK}")
+            f"use it to call {API[routine] if version == PER_ROUTINE else 'getRenderProgress()'}"
+            f". {LINK}")
 
 
 def without_version_text(routine: str, function: str, version: str, payload: str) -> str:
     head = (f"Version mismatch: When calling {API[routine]}, you called the function "
             f"{function} which has the version {version} but the @remotion/lambda package ")
-    if version == OLD:
+    if version in (PER_ROUTINE, OLD):
         return (f"{head}is an older version. Deploy a new function and use it to call "
                 f"{API[routine]}. {LINK}")
     return (f"{head}sent an incompatible payload: {payload}. Expected it to contain "
@@ -121,7 +123,7 @@ async def test_a_streamed_still_gets_the_text_in_its_error_message(
     assert first_line == "Error: " + other_version_text("still", function, version, "4.0.491")
 
 
-@pytest.mark.parametrize("version", [OLD, NEW])
+@pytest.mark.parametrize("version", [PER_ROUTINE, OLD, NEW])
 @pytest.mark.parametrize("routine", ROUTINES)
 async def test_the_client_raises_version_mismatch_error_with_the_functions_text(
     routine: str, version: str, emulator: RemotionEmulator
