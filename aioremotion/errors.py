@@ -397,7 +397,8 @@ class VersionMismatchError(RemotionFunctionError):
         fv, sv = self.function_version, self.sent_version
         if fv and sv:
             problem = f"{function} runs Remotion {fv} but this client sent {sv}{call}"
-        elif fv and "incompatible payload" in self.message:
+        elif fv and ("incompatible payload" in self.message
+                     or "package is an older version" in self.message):
             of = f" of {self.call}" if self.call else ""
             problem = f"{function} runs Remotion {fv} but the payload{of} carried no version"
         elif fv:

@@ -8,8 +8,9 @@ synthetic outputs (tiny, unplayable, instant), so pass ``real_encoding=True`` fo
 
 Any well-formed function name (``remotion-render-4-0-491-mem2048mb-disk2048mb-120sec``) is a
 deployed function of the version it names, and the emulator is that version, strictly: a
-payload of another version gets Remotion's ``Version mismatch`` error, and a ``start``,
-``still`` or ``status`` payload lacking a key that version reads, or carrying one only a
+payload of another version gets Remotion's ``Version mismatch`` error in that version's
+words (:mod:`.version_mismatch`), and a ``start``, ``still``, ``status`` or ``compositions``
+payload lacking a key that version reads, or carrying one only a
 later version reads, gets an error reply naming the keys (:mod:`.payload_check`;
 ``EmulatorConfig(strict_payloads=False)`` or ``@pytest.mark.remotion_emulator(
 strict_payloads=False)`` relaxes it). Other extra keys are ignored, as on Lambda.

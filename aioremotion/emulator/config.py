@@ -24,8 +24,8 @@ class EmulatorConfig:
     outputs are small synthetic files of the right container type that no player can play.
     ``account_concurrency`` caps concurrently running functions (start, launch, each
     renderer); beyond it, invokes get HTTP 429 like an AWS account at its limit.
-    ``strict_payloads`` (default on) makes a ``start``, ``still`` or ``status`` payload
-    fail, with an error reply naming the keys and the version, when it lacks a key the
+    ``strict_payloads`` (default on) makes a ``start``, ``still``, ``status`` or ``compositions``
+    payload fail, with an error reply naming the keys and the version, when it lacks a key the
     function of its version reads or carries one only a later version reads (see
     :mod:`aioremotion.emulator.payload_check`); other extra keys are ignored, as on Lambda.
 

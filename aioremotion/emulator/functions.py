@@ -53,16 +53,11 @@ from .faults import Faults
 from .launch import ACLS, LaunchJob, RenderFailure, now_ms
 from .payload_check import payload_problem
 from .progress_writer import ProgressWriter, initial_progress
+from .version_mismatch import version_mismatch_text
 
 if TYPE_CHECKING:
     from .media import Composition, CompositionRegistry
 
-API_NAMES = {
-    "start": "renderMediaOnLambda()",
-    "status": "getRenderProgress()",
-    "still": "renderStillOnLambda()",
-    "compositions": "getCompositionsOnLambda()",
-}
 _SITE_IN_URL = re.compile(r"/sites/([^/]+)/")
 
 
@@ -202,24 +197,12 @@ class RemotionFunctions(LambdaBackend):
 
     def _check_version(self, invocation: LambdaInvocation, payload: dict[str, Any]) -> None:
         routine = str(payload.get("type"))
-        api = API_NAMES.get(routine, routine)
         name = invocation.bare_name
         version = self.version_of(name)
-        sent = payload.get("version")
-        if sent is None:
-            raise _RoutineError(
-                f"Version mismatch: When calling {api}, you called the function {name} which "
-                f"has the version {version} but the @remotion/lambda package sent an "
-                f"incompatible payload: {json.dumps(payload)[:500]}. Expected it to contain "
-                f"{{version: {version}}}"
-            )
-        if sent != version:
-            raise _RoutineError(
-                f"Version mismatch: When calling {api}, you passed {name} as the function, "
-                f"which has the version {version}, but the @remotion/lambda package you used "
-                f"to invoke the function has version {sent}. Deploy a new function and use it "
-                "to call getRenderProgress(). See: https://www.remotion.dev/docs/lambda/upgrading"
-            )
+        mismatch = version_mismatch_text(routine, function_name=name, function_version=version,
+                                         payload=payload)
+        if mismatch is not None:
+            raise _RoutineError(mismatch)
         problem = payload_problem(payload, version) if self.config.strict_payloads else None
         if problem is not None:
             raise _RoutineError(problem)

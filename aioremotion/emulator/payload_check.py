@@ -1,5 +1,5 @@
-"""The strict payload check of the emulated functions: a ``start``, ``still`` or ``status``
-payload must carry the keys the function of its version reads.
+"""The strict payload check of the emulated functions: a ``start``, ``still``, ``status`` or
+``compositions`` payload must carry the keys the function of its version reads.
 
 The rule (``EmulatorConfig(strict_payloads=True)``, the default):
 
@@ -45,11 +45,12 @@ from ..protocol.versions import (
 __all__ = ["CHECKED_ROUTINES", "expected_keys", "payload_problem"]
 
 _API: Final = {"start": "renderMediaOnLambda()", "still": "renderStillOnLambda()",
-               "status": "getRenderProgress()"}
+               "status": "getRenderProgress()", "compositions": "getCompositionsOnLambda()"}
 #: The routines whose payload keys are checked.
 CHECKED_ROUTINES: Final = frozenset(_API)
 
-# The keys every captured version (4.0.403 … 4.0.527 JS, 4.0.539 Python SDK) sends.
+# The keys every captured version (4.0.403 … 4.0.527 JS, 4.0.539 Python SDK) sends;
+# compositions: the JS captures of 4.0.403 … 4.0.527 (records/versions/*/compositions-cases.json).
 _ALWAYS: Final[dict[str, frozenset[str]]] = {
     "start": frozenset({
         "type", "version", "rendererFunctionName", "framesPerLambda", "concurrency",
@@ -76,6 +77,11 @@ _ALWAYS: Final[dict[str, frozenset[str]]] = {
         "type", "version", "bucketName", "renderId", "logLevel", "s3OutputProvider",
         "forcePathStyle",
     }),
+    "compositions": frozenset({
+        "type", "chromiumOptions", "serveUrl", "envVariables", "inputProps", "logLevel",
+        "timeoutInMilliseconds", "version", "bucketName", "offthreadVideoCacheSizeInBytes",
+        "forcePathStyle", "mediaCacheSizeInBytes",
+    }),
 }
 
 def _known(version: str) -> Version | None:
@@ -94,7 +100,7 @@ def expected_keys(routine: str, version: str) -> frozenset[str] | None:
     Example:
         >>> sorted(expected_keys("start", "4.0.403") - expected_keys("start", "4.0.431"))
         ['apiKey']
-        >>> expected_keys("compositions", "4.0.527") is None
+        >>> expected_keys("info", "4.0.527") is None
         True
     """
     parsed = _known(version)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from .capture.records import (
+    COMPOSITIONS_CASES,
+    COMPOSITIONS_FILE,
     SOURCE_CASES,
     VERSIONS_DIR,
     compare_records,
@@ -103,6 +105,22 @@ def test_key_diff_against_the_reference() -> None:
     assert diff["status"] == {"missing": [], "added": []}
     assert format_key_diff(key_diff(reference, committed("4.0.520")), "4.0.520") == [
         f"{routine}: same payload keys as 4.0.527" for routine in ("start", "still", "status")]
+
+
+
+def test_compositions_jobs_and_their_key_diff() -> None:
+    jobs = jobs_for(COMPOSITIONS_CASES, "4.0.491")
+    assert [job["api"] for job in jobs] == ["compositions", "compositions"]
+    assert {job["options"]["functionName"] for job in jobs} == {
+        "remotion-render-4-0-491-mem2048mb-disk2048mb-120sec"}
+    # the JS client fails on undefined inputProps or envVariables: the minimal set has both
+    assert {"inputProps", "envVariables"} <= jobs[0]["options"].keys()
+    reference, older = (json.loads((VERSIONS_DIR / v / COMPOSITIONS_FILE).read_text("utf-8"))
+                        for v in ("4.0.527", "4.0.403"))
+    assert format_key_diff(key_diff(reference, older), "4.0.403") == [
+        "compositions: same payload keys as 4.0.527"]
+    assert pick_invocation("compositions", [b'{"type":"info"}', b'{"type":"compositions"}']) \
+        == {"type": "compositions"}
 
 
 NODE, NPM = shutil.which("node"), shutil.which("npm")

@@ -21,6 +21,7 @@ from aioremotion.protocol.replies import parse_stream_messages
 RECORDS = Path(__file__).parents[1] / "conformance" / "records"
 RECORD_FILES = [RECORDS / "payload-cases.json",
                 *sorted((RECORDS / "versions").glob("*/payload-cases.json"))]
+COMPOSITIONS_FILES = sorted((RECORDS / "versions").glob("*/compositions-cases.json"))
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
 
@@ -66,6 +67,8 @@ def for_this_emulator(payload: dict[str, Any], emulator: RemotionEmulator,
         out.update(serveUrl=emulator.serve_url, composition="HelloWorld", frame=0)
     if out["type"] == "status":
         out.update(bucketName=emulator.bucket, renderId=render_id)
+    if out["type"] == "compositions":
+        out.update(serveUrl=emulator.serve_url)
     return out
 
 
@@ -167,9 +170,39 @@ async def test_strict_payloads_off_accepts_a_missing_key() -> None:
         await emulator.wait_for_renders()
 
 
+@pytest.mark.parametrize("path", COMPOSITIONS_FILES, ids=lambda p: p.parent.name)
+async def test_every_captured_compositions_payload_is_accepted_by_its_versions_function(
+    path: Path, emulator: RemotionEmulator, lambda_client: Any
+) -> None:
+    version, payloads = captured(path)
+    assert len(payloads) == 2
+    for payload in payloads:
+        assert payload_problem(payload, version) is None
+        error, reply = await invoke(lambda_client, function_of(version),
+                                    for_this_emulator(payload, emulator, None))
+        assert (error, reply["type"]) == (None, "success"), reply
+        assert reply["compositions"], reply
+
+
+@pytest.mark.parametrize("path", [COMPOSITIONS_FILES[0], COMPOSITIONS_FILES[-1]],
+                         ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("key", ["chromiumOptions", "mediaCacheSizeInBytes", "envVariables"])
+async def test_a_compositions_payload_missing_a_key_is_refused_naming_it(
+    path: Path, key: str, emulator: RemotionEmulator, lambda_client: Any
+) -> None:
+    version, payloads = captured(path)
+    payload = for_this_emulator(payloads[0], emulator, None)
+    del payload[key]
+    error, reply = await invoke(lambda_client, function_of(version), payload)
+    assert (error, reply["type"]) == (None, "error")
+    assert (f"The getCompositionsOnLambda() payload does not fit a Remotion {version} "
+            f"function: it lacks {key}, which that version reads") in reply["message"]
+
+
 def test_versions_outside_the_table_and_other_routines_are_not_checked() -> None:
     assert expected_keys("start", "4.0.300") is None
-    assert expected_keys("compositions", "4.0.527") is None
+    assert expected_keys("compositions", "4.0.300") is None
+    assert expected_keys("info", "4.0.527") is None
     assert payload_problem({"type": "start", "version": "4.0.999"}, "4.0.999") is None
 
 

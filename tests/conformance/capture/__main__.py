@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from .records import (
+    COMPOSITIONS_CASES,
+    COMPOSITIONS_FILE,
+    PAYLOAD_FILE,
     SOURCE_CASES,
     VERSIONS_DIR,
     check_version,
@@ -27,7 +30,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m tests.conformance.capture",
         description="Capture what @remotion/lambda-client@VERSION sends for the option sets "
                     "of tests/conformance/records/payload-cases.json, into "
-                    "records/versions/VERSION/payload-cases.json.")
+                    "records/versions/VERSION/payload-cases.json (with --compositions: the "
+                    "getCompositionsOnLambda option sets, into compositions-cases.json).")
     parser.add_argument("versions", nargs="+", metavar="VERSION", help="e.g. 4.0.508")
     parser.add_argument("--case", action="append", dest="cases", metavar="NAME",
                         help="capture only this case (repeatable); prints, does not write")
@@ -36,6 +40,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare", action="store_true",
                         help="do not write: compare with the committed records of VERSION "
                              "(ignoring the random props hash); exit 1 if they differ")
+    parser.add_argument("--compositions", action="store_true",
+                        help="capture the getCompositionsOnLambda option sets instead, into "
+                             "VERSION/compositions-cases.json (--diff: against 4.0.527's)")
     parser.add_argument("--out", type=Path, default=VERSIONS_DIR,
                         help="folder of the version folders (default: records/versions)")
     return parser.parse_args(argv)
@@ -43,7 +50,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    source = load_source_cases(SOURCE_CASES)
+    file_name = COMPOSITIONS_FILE if args.compositions else PAYLOAD_FILE
+    if args.compositions:
+        source = COMPOSITIONS_CASES
+        reference_path = args.out / "4.0.527" / COMPOSITIONS_FILE
+        reference = (load_source_cases(reference_path) if reference_path.exists()
+                     else COMPOSITIONS_CASES)
+    else:
+        source = reference = load_source_cases(SOURCE_CASES)
     status = 0
     for version in args.versions:
         try:
@@ -67,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {result.record['name']}: captured; the client then said: "
                       f"{result.client_error}")
         if args.diff:
-            for line in format_key_diff(key_diff(source, records), version):
+            for line in format_key_diff(key_diff(reference, records), version):
                 print(f"  diff {line}")
         if args.compare:
-            committed_path = args.out / version / "payload-cases.json"
+            committed_path = args.out / version / file_name
             committed = json.loads(committed_path.read_text(encoding="utf-8"))
             if args.cases:
                 committed = [r for r in committed if r["name"] in set(args.cases)]
@@ -84,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cases:
             print(json.dumps(records, indent=1, ensure_ascii=False))
         elif captured == len(results):
-            print(f"  wrote {write_records(records, version, args.out)}")
+            print(f"  wrote {write_records(records, version, args.out, file_name)}")
         else:
             print("  not written: some cases failed")
     return status

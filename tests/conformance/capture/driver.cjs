@@ -24,6 +24,7 @@ const calls = {
   media: client.renderMediaOnLambda,
   still: client.renderStillOnLambda,
   status: client.getRenderProgress,
+  compositions: client.getCompositionsOnLambda,
 };
 
 const main = async () => {

@@ -14,9 +14,31 @@ from typing import Any
 RECORDS_DIR = Path(__file__).resolve().parent.parent / "records"
 SOURCE_CASES = RECORDS_DIR / "payload-cases.json"
 VERSIONS_DIR = RECORDS_DIR / "versions"
+#: the file name of a version's records: the media/still/status cases, or ``--compositions``
+PAYLOAD_FILE = "payload-cases.json"
+COMPOSITIONS_FILE = "compositions-cases.json"
 
 #: the payload ``type`` each ``api`` of a record invokes
-ROUTINES = {"media": "start", "still": "still", "status": "status"}
+ROUTINES = {"media": "start", "still": "still", "status": "status",
+            "compositions": "compositions"}
+
+_FUNCTION = "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec"
+#: The option sets of ``getCompositionsOnLambda`` (``--compositions``): the least a caller
+#: passes (``inputProps`` and ``envVariables``: the JS client fails on ``undefined``), and the
+#: documented options set to non-default values.
+COMPOSITIONS_CASES: list[dict[str, Any]] = [
+    {"name": "compositions-minimal", "api": "compositions",
+     "options": {"region": "us-east-1", "functionName": _FUNCTION, "serveUrl": "my-site",
+                 "inputProps": {}, "envVariables": {}}},
+    {"name": "compositions-options", "api": "compositions",
+     "options": {"region": "us-east-1", "functionName": _FUNCTION, "serveUrl": "my-site",
+                 "inputProps": {"title": "Hello", "n": 3},
+                 "envVariables": {"API_URL": "https://example.com"},
+                 "chromiumOptions": {"ignoreCertificateErrors": True, "gl": "swangle"},
+                 "logLevel": "verbose", "timeoutInMilliseconds": 60000,
+                 "forceBucketName": "remotionlambda-useast1-abcdefghij",
+                 "offthreadVideoCacheSizeInBytes": 100000000}},
+]
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _FUNCTION_VERSION = re.compile(r"^(remotion-render-)\d+-\d+-\d+(-mem)")
@@ -107,10 +129,10 @@ def dumps_records(records: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_records(records: Sequence[Mapping[str, Any]], version: str,
-                  versions_dir: Path = VERSIONS_DIR) -> Path:
+                  versions_dir: Path = VERSIONS_DIR, file_name: str = PAYLOAD_FILE) -> Path:
     folder = versions_dir / check_version(version)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "payload-cases.json"
+    path = folder / file_name
     path.write_text(dumps_records(records), encoding="utf-8")
     return path
 
@@ -170,9 +192,9 @@ def compare_records(old: Sequence[Mapping[str, Any]],
 
 def key_diff(reference: Sequence[Mapping[str, Any]],
              records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[str]]]:
-    """Per routine (``start``, ``still``, ``status``): the payload keys only the
-    reference sends (``missing``) and those only ``records`` send (``added``), over
-    all the records of that routine."""
+    """Per routine (``start``, ``still``, ``status``, ``compositions``; those the
+    reference has): the payload keys only the reference sends (``missing``) and those
+    only ``records`` send (``added``), over all the records of that routine."""
     def keys(source: Sequence[Mapping[str, Any]], api: str) -> list[str]:
         seen: dict[str, None] = {}
         for record in source:
@@ -181,6 +203,8 @@ def key_diff(reference: Sequence[Mapping[str, Any]],
         return list(seen)
     result = {}
     for api, routine in ROUTINES.items():
+        if not any(record["api"] == api for record in reference):
+            continue
         ref, got = keys(reference, api), keys(records, api)
         result[routine] = {"missing": [key for key in ref if key not in got],
                            "added": [key for key in got if key not in ref]}
