@@ -396,6 +396,15 @@ def _check_frame_range(value: Any) -> Any:
     raise ValueError(f"must be a frame number or [first, last]; got {value!r}")
 
 
+def _frame_count(frame_range: FrameRange | None, every_nth_frame: int) -> int | None:
+    """How many frames ``frame_range`` renders, when it says so."""
+    if frame_range is None:
+        return None
+    first, last = ((frame_range, frame_range) if isinstance(frame_range, int)
+                   else frame_range)
+    return None if last is None else len(range(first, last + 1, every_nth_frame))
+
+
 class RenderMediaOptions(_RenderOutputOptions):
     """Options of a video, audio or GIF render (``renderMediaOnLambda``).
 
@@ -567,16 +576,7 @@ render of fewer frames, at least their number; got 3
     @property
     def frame_count(self) -> int | None:
         """How many frames will be rendered, when ``frame_range`` says so."""
-        if self.frame_range is None:
-            return None
-        first, last = (
-            (self.frame_range, self.frame_range)
-            if isinstance(self.frame_range, int)
-            else self.frame_range
-        )
-        if last is None:
-            return None
-        return len(range(first, last + 1, self.every_nth_frame))
+        return _frame_count(self.frame_range, self.every_nth_frame)
 
     @property
     def allowed_out_name_extensions(self) -> tuple[str, ...]:
@@ -752,9 +752,13 @@ image_format='jpeg' or leave jpeg_quality unset
         if self.concurrency is not None and not 1 <= self.concurrency <= MAX_FUNCTIONS_PER_RENDER:
             problems.append(("concurrency", f"must be between 1 and {MAX_FUNCTIONS_PER_RENDER}; "
                                             f"got {self.concurrency}"))
-        if self.frames_per_lambda is not None and self.frames_per_lambda < 1:
-            problems.append(("frames_per_lambda", f"must be at least 1; got "
-                                                  f"{self.frames_per_lambda}"))
+        fpl, count = self.frames_per_lambda, _frame_count(self.frame_range, self.every_nth_frame)
+        if fpl is not None and (fpl < 1 or (fpl < MINIMUM_FRAMES_PER_LAMBDA
+                                            and not (count is not None and fpl >= count >= 1))):
+            problems.append(
+                ("frames_per_lambda", f"must be at least {MINIMUM_FRAMES_PER_LAMBDA} "
+                 "(Remotion's minimum chunk size) or, for a render of fewer frames, at "
+                 f"least their number; got {fpl}"))
         if problems:
             raise InvalidOptionsError(problems)
         return self
