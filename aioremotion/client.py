@@ -317,7 +317,8 @@ class RemotionLambda:
 
         Example::
 
-            manifest = await remotion.read_manifest(await remotion.wait(render))
+            done = await remotion.wait(render)
+            manifest = await remotion.read_manifest(done)
             first = await remotion.transport.get_object(done.output_sequence.bucket_name,
                                                         manifest.frames[0].key)
         """

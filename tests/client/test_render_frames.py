@@ -94,6 +94,23 @@ async def test_output_prefix_pattern_and_jpeg() -> None:
     assert all(image.format == "JPEG" and image.size == SQUARE for image in images)
 
 
+async def test_a_prefix_in_another_bucket() -> None:
+    async with RemotionEmulator(remotion_version="4.0.539", config=FAST) as emulator, \
+            emulator.client() as remotion:
+        await emulator.s3.create_bucket(Bucket="my-frames")
+        render = await remotion.render_frames(
+            serve_url=emulator.serve_url, composition="Square", frame_range=(0, 1),
+            output_prefix={"bucketName": "my-frames", "keyPrefix": "seq"})
+        done = await remotion.wait(render)
+        manifest, images = await frames_in_s3(remotion, done)
+    assert (render.out_bucket, render.out_key) == ("my-frames", "seq/manifest.json")
+    assert done.output_sequence is not None
+    assert (done.output_sequence.bucket_name, done.output_sequence.key_prefix) == (
+        "my-frames", "seq/")
+    assert [f.key for f in manifest.frames] == ["seq/element-0.png", "seq/element-1.png"]
+    assert len(images) == 2
+
+
 async def test_an_old_function_is_refused_before_any_aws_call() -> None:
     async with RemotionEmulator(remotion_version="4.0.508", config=FAST) as emulator, \
             emulator.client() as remotion:
