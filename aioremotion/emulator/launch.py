@@ -514,7 +514,9 @@ class LaunchJob:
                 "estimatedDisplayCost": format_final_cost(cost, currency),
             },
             "outputFile": url,
-            **({"separateAudio": None, "outputSequence": sequence} if sequence else {}),
+            # 4.0.535+ (create-post-render-data.ts): both, null for a media render
+            **({"separateAudio": None, "outputSequence": sequence}
+               if "framesUploaded" in self.state else {}),
             "timeToFinish": end - self.started,
             "errors": errors,
             "startTime": self.started,

@@ -198,3 +198,33 @@ async def test_an_old_function_fails_a_sequence_on_codec_null() -> None:
 
 def test_output_sequence_is_exported_for_typing() -> None:
     assert OutputSequence.model_fields.keys() >= {"manifest_url", "frame_count"}
+
+
+@pytest.mark.parametrize(("version", "newer"), [("4.0.539", True), ("4.0.527", False)])
+async def test_media_post_render_data_of_newer_functions_has_the_sequence_keys(
+        version: str, newer: bool) -> None:
+    async with RemotionEmulator(remotion_version=version, config=FAST) as emulator, \
+            emulator.client() as remotion:
+        render = await remotion.render_media(serve_url=emulator.serve_url,
+                                             composition="Square", codec="h264")
+        await emulator.wait_for_renders()
+        read = await remotion.transport.get_object(
+            render.bucket_name, f"renders/{render.render_id}/progress.json")
+    post = json.loads(read.body or b"{}")["postRenderData"]
+    assert post["outputFile"].endswith("/out.mp4")
+    if newer:
+        assert (post["outputSequence"], post["separateAudio"]) == (None, None)
+    else:
+        assert not {"outputSequence", "separateAudio"} & post.keys()
+
+
+@pytest.mark.parametrize("version", ["4.0.535", "4.0.539", "4.0.542"])
+def test_the_payload_fits_the_strict_check_of_its_version(version: str) -> None:
+    from aioremotion.emulator.payload_check import payload_problem
+
+    opts = RenderFramesOptions(serve_url="site", composition="Square")
+    payload = build_frames_payload(opts, version=version, props=InlineProps("{}"),
+                                   bucket_name=None)
+    assert payload_problem(payload, version) is None
+    sent_to_old = {**payload, "version": "4.0.508"}
+    assert "output (sent from 4.0.535 on)" in (payload_problem(sent_to_old, "4.0.508") or "")
