@@ -54,8 +54,12 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_REMOTION_VERSION": "protocol.constants",
     "CompositionsOptions": "protocol.options",
     "ProgressOptions": "protocol.options",
+    "RenderFramesOptions": "protocol.options",
     "RenderMediaOptions": "protocol.options",
     "RenderStillOptions": "protocol.options",
+    "S3OutputPrefix": "protocol.options",
+    "OutputSequence": "protocol.sequences",
+    "SequenceManifest": "protocol.sequences",
     "estimate_price": "protocol.pricing",
     "RenderProgress": "protocol.progress",
     "Progress": "events",
@@ -100,6 +104,7 @@ __all__ = [  # literal, so type checkers see the re-exports; a test keeps it equ
     "Job",
     "JobResult",
     "ObjectNotFoundError",
+    "OutputSequence",
     "PollPolicy",
     "Progress",
     "ProgressFileError",
@@ -111,6 +116,7 @@ __all__ = [  # literal, so type checkers see the re-exports; a test keeps it equ
     "RemotionLambda",
     "RenderEvent",
     "RenderFailed",
+    "RenderFramesOptions",
     "RenderHandle",
     "RenderMediaOptions",
     "RenderNotFoundError",
@@ -118,6 +124,8 @@ __all__ = [  # literal, so type checkers see the re-exports; a test keeps it equ
     "RenderStillOptions",
     "RequestNotSentError",
     "RequestTimeoutError",
+    "S3OutputPrefix",
+    "SequenceManifest",
     "StartOutcomeUnknownError",
     "StillRenderNotSupportedError",
     "StillResult",
@@ -185,11 +193,14 @@ if TYPE_CHECKING:
     from .protocol.options import (
         CompositionsOptions,
         ProgressOptions,
+        RenderFramesOptions,
         RenderMediaOptions,
         RenderStillOptions,
+        S3OutputPrefix,
     )
     from .protocol.pricing import estimate_price
     from .protocol.progress import RenderProgress
+    from .protocol.sequences import OutputSequence, SequenceManifest
     from .retry import ThrottleRetry
     from .schedule import PollPolicy
     from .shortcuts import render

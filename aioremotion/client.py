@@ -50,21 +50,29 @@ from .protocol.naming import (
     render_prefix,
     speculate_function_name,
 )
-from .protocol.option_kwargs import CompositionsKwargs, RenderMediaKwargs, RenderStillKwargs
+from .protocol.option_kwargs import (
+    CompositionsKwargs,
+    RenderFramesKwargs,
+    RenderMediaKwargs,
+    RenderStillKwargs,
+)
 from .protocol.options import (
     CompositionsOptions,
     ProgressOptions,
+    RenderFramesOptions,
     RenderMediaOptions,
     RenderStillOptions,
 )
 from .protocol.payloads import (
     build_compositions_payload,
+    build_frames_payload,
     build_start_payload,
     build_status_payload,
     build_still_payload,
 )
 from .protocol.progress import OutputHeadRequest, RenderProgress
 from .protocol.props import js_json_dumps
+from .protocol.sequences import OutputSequence, SequenceManifest, manifest_key, sequence_location
 from .retry import ThrottleRetry
 from .transport.aws import AiobotocoreTransport
 from .transport.base import Transport, list_all_objects
@@ -76,7 +84,8 @@ if TYPE_CHECKING:
     from .events import Done, Failed, Progress
     from .watching import WatchOptions
 
-Options = TypeVar("Options", RenderMediaOptions, RenderStillOptions, CompositionsOptions)
+Options = TypeVar("Options", RenderMediaOptions, RenderFramesOptions, RenderStillOptions,
+                  CompositionsOptions)
 
 
 class RemotionLambda:
@@ -254,6 +263,76 @@ class RemotionLambda:
             buckets=self._buckets)
         payload = build_start_payload(opts, version=version, props=props,
                                       bucket_name=bucket)
+        render_id, bucket_name = await self._start(function_name, payload, bucket,
+                                                   throttle_retry)
+        output = expected_output(
+            render_id=render_id, bucket_name=bucket_name, render_type="video",
+            out_name=opts.out_name_payload(), codec=opts.codec, audio_codec=opts.audio_codec,
+            image_format=opts.image_format)
+        return self._handle(function_name, render_id, bucket_name, opts.renderer_function_name,
+                            output.bucket_name, output.key, opts.enable_cancellation)
+
+    async def render_frames(self, options: RenderFramesOptions | Mapping[str, Any] | None = None,
+                            /, *, throttle_retry: ThrottleRetry | None = None,
+                            **kwargs: Unpack[RenderFramesKwargs]) -> RenderHandle:
+        """Start an image sequence render (``renderFramesOnLambda``, Remotion 4.0.535+).
+
+        Every frame becomes a PNG (default) or JPEG under ``output_prefix`` (default
+        ``renders/<renderId>/frames/`` in the render bucket), listed in a ``manifest.json``
+        next to them. Takes what :meth:`render_media` takes (see
+        :class:`RenderFramesOptions`); a function older than 4.0.535 is refused before
+        any AWS call. Watching it ends in a :class:`~aioremotion.events.Done` whose
+        ``output_sequence`` says where the frames are (``url`` is the manifest's); read
+        the manifest with :meth:`read_manifest`. The handle's ``out_key`` is the
+        manifest's key.
+
+        Example::
+
+            render = await remotion.render_frames(
+                serve_url="my-site", composition="HelloWorld", image_format="jpeg",
+                jpeg_quality=90, frame_range=(0, 29), output_prefix="exports/intro")
+            done = await remotion.wait(render)
+            manifest = await remotion.read_manifest(done)
+            keys = [frame.key for frame in manifest.frames]
+        """
+        opts = self._options(RenderFramesOptions, options, kwargs)
+        function_name = self._function(opts.region, opts.function_name)
+        version = await self._versions.resolve(function_name, self.remotion_version)
+        props, bucket = await prepare_input_props(
+            opts, kind="frames", version=version, transport=self._transport,
+            buckets=self._buckets)
+        payload = build_frames_payload(opts, version=version, props=props, bucket_name=bucket)
+        render_id, bucket_name = await self._start(function_name, payload, bucket,
+                                                   throttle_retry)
+        out_bucket, prefix = sequence_location(
+            payload["output"]["outputPrefix"], render_id=render_id, render_bucket=bucket_name)
+        return self._handle(function_name, render_id, bucket_name, opts.renderer_function_name,
+                            out_bucket, manifest_key(prefix), opts.enable_cancellation)
+
+    async def read_manifest(self, sequence: Done | OutputSequence) -> SequenceManifest:
+        """The ``manifest.json`` of a finished image sequence: every frame's number and key.
+
+        Takes the :class:`~aioremotion.events.Done` of a :meth:`render_frames` render (or
+        its ``output_sequence``). The frames are in ``output_sequence.bucket_name``.
+
+        Example::
+
+            done = await remotion.wait(render)
+            manifest = await remotion.read_manifest(done)
+            first = await remotion.transport.get_object(done.output_sequence.bucket_name,
+                                                        manifest.frames[0].key)
+        """
+        found = sequence if isinstance(sequence, OutputSequence) else sequence.output_sequence
+        if found is None:
+            raise InvalidOptionsError(
+                [("sequence", "is the Done of a media render, which has no manifest: pass the "
+                              "Done of a render_frames render")])
+        read = await self._transport.get_object(found.bucket_name, found.manifest_key)
+        return SequenceManifest.model_validate_json(read.body or b"{}")
+
+    async def _start(self, function_name: str, payload: dict[str, Any], bucket: str | None,
+                     throttle_retry: ThrottleRetry | None) -> tuple[str, str]:
+        """Invoke the ``start`` routine; the render id and bucket it replied with."""
         reply = await self._invoker.call(function_name, payload, routine="start",
                                          bucket_name=bucket, retry=throttle_retry)
         render_id, bucket_name = reply.get("renderId"), reply.get("bucketName")
@@ -262,18 +341,18 @@ class RemotionLambda:
                 f"{function_name} accepted the render but its reply lacks renderId/bucketName: "
                 f"{str(reply)[:200]}")
         check_render_id(render_id)
-        output = expected_output(
-            render_id=render_id, bucket_name=bucket_name, render_type="video",
-            out_name=opts.out_name_payload(), codec=opts.codec, audio_codec=opts.audio_codec,
-            image_format=opts.image_format)
+        return render_id, bucket_name
+
+    def _handle(self, function_name: str, render_id: str, bucket_name: str,
+                renderer: str | None, out_bucket: str, out_key: str,
+                cancellation: bool) -> RenderHandle:
         spec = parse_function_name(function_name)
         return RenderHandle(
             render_id=render_id, bucket_name=bucket_name, region=self.region,
             function_name=function_name, function_timeout_ms=spec.timeout_ms if spec else None,
             function_memory_mb=spec.memory_mb if spec else None,
-            renderer_function_name=opts.renderer_function_name,
-            out_bucket=output.bucket_name, out_key=output.key,
-            cancellation_enabled=opts.enable_cancellation, started_at_ms=self.now_ms())
+            renderer_function_name=renderer, out_bucket=out_bucket, out_key=out_key,
+            cancellation_enabled=cancellation, started_at_ms=self.now_ms())
 
     async def render_still(self, options: RenderStillOptions | Mapping[str, Any] | None = None,
                            /, *, streamed: bool | None = None,

@@ -41,7 +41,7 @@ class _Value(BaseModel):
 
 
 class RenderHandle(_Value):
-    """A started video/audio/GIF render."""
+    """A started video/audio/GIF render, or image sequence (``out_key``: its manifest)."""
 
     render_id: str
     bucket_name: str

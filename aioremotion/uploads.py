@@ -14,9 +14,14 @@ from __future__ import annotations
 from typing import Literal
 
 from .buckets import RenderBuckets
-from .protocol.options import CompositionsOptions, RenderMediaOptions, RenderStillOptions
+from .protocol.options import (
+    CompositionsOptions,
+    RenderFramesOptions,
+    RenderMediaOptions,
+    RenderStillOptions,
+)
 from .protocol.props import InlineProps, UploadedProps, plan_input_props
-from .protocol.versions import check_options_for_version
+from .protocol.versions import check_frames_for_version, check_options_for_version
 from .transport.base import Transport
 
 __all__ = ["prepare_input_props"]
@@ -25,9 +30,9 @@ _PAYLOAD_TYPE = {"media": "start", "still": "still", "compositions": "compositio
 
 
 async def prepare_input_props(
-    options: RenderMediaOptions | RenderStillOptions | CompositionsOptions,
+    options: RenderMediaOptions | RenderFramesOptions | RenderStillOptions | CompositionsOptions,
     *,
-    kind: Literal["media", "still", "compositions"],
+    kind: Literal["media", "frames", "still", "compositions"],
     version: str,
     transport: Transport,
     buckets: RenderBuckets,
@@ -37,9 +42,13 @@ async def prepare_input_props(
 
     Raises :class:`~aioremotion.errors.InvalidOptionsError` first, before any upload, for
     options a function of ``version`` cannot carry."""
-    check_options_for_version(_PAYLOAD_TYPE[kind], options, version)
+    if kind == "frames":  # an image sequence needs a 4.0.535+ function first of all
+        check_frames_for_version(options, version)
+    else:
+        check_options_for_version(_PAYLOAD_TYPE[kind], options, version)
     forced = options.force_bucket_name
-    plan = plan_input_props(options.input_props_json, kind=kind,
+    plan = plan_input_props(options.input_props_json,
+                            kind="media" if kind == "frames" else kind,
                             env_variables=options.env_variables)
     if isinstance(plan, InlineProps):
         return plan, forced

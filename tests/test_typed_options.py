@@ -13,11 +13,13 @@ import pytest
 
 from aioremotion.protocol.option_kwargs import (
     CompositionsKwargs,
+    RenderFramesKwargs,
     RenderMediaKwargs,
     RenderStillKwargs,
 )
 from aioremotion.protocol.options import (
     CompositionsOptions,
+    RenderFramesOptions,
     RenderMediaOptions,
     RenderStillOptions,
 )
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("kwargs", "model"),
     [(RenderMediaKwargs, RenderMediaOptions), (RenderStillKwargs, RenderStillOptions),
-     (CompositionsKwargs, CompositionsOptions)],
+     (CompositionsKwargs, CompositionsOptions), (RenderFramesKwargs, RenderFramesOptions)],
 )
 def test_the_keywords_are_the_model_fields(kwargs: type, model: type) -> None:
     keys = set(kwargs.__required_keys__) | set(kwargs.__optional_keys__)

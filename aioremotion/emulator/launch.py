@@ -26,6 +26,7 @@ import anyio
 from ..protocol.chunks import ChunkPlan, ChunkPlanError, plan_chunks
 from ..protocol.constants import DISK_MB_FOR_PRICE_CALCULATION, POST_RENDER_COST_DISCLAIMER
 from ..protocol.naming import (
+    ExpectedOutput,
     cancel_key,
     expected_output,
     file_extension,
@@ -35,7 +36,9 @@ from ..protocol.pricing import currency_of, estimate_price, format_final_cost
 from ..protocol.progress import explain_error
 from ..protocol.webhooks import webhook_payload
 from .faults import ChunkFault, RenderFaults
+from .metadata import render_metadata
 from .progress_writer import ProgressWriter
+from .sequences import SequenceJob, old_function_codec_error, sequence_of
 from .webhooks import send_webhook
 
 if TYPE_CHECKING:
@@ -82,6 +85,8 @@ class LaunchJob:
     chunk_states: dict[int, ChunkState] = field(default_factory=dict)
     webhook_sent: bool = False
     input_props_key: str | None = None
+    #: The image sequence this render uploads (``None``: a media render).
+    sequence: SequenceJob | None = None
     #: Set when the launch hangs on an armed fault (it writes no more progress).
     stalled: anyio.Event = field(default_factory=anyio.Event)
     #: Set when the launch has ended (done, failed or timed out).
@@ -189,62 +194,33 @@ class LaunchJob:
             )
         except ChunkPlanError as exc:
             raise RenderFailure(str(exc)) from None
+        seq = self.sequence = sequence_of(p, version=functions.version_of(self.function_name),
+                                          render_id=self.render_id, bucket=self.bucket,
+                                          frame_range=frame_range)
+        if seq is None and (p.get("output") or {}).get("type") == "sequence":
+            raise RenderFailure(old_function_codec_error(p.get("codec")) or "no codec")
         codec = p.get("codec") or "h264"
-        output = expected_output(
-            render_id=self.render_id, bucket_name=self.bucket, render_type="video",
-            out_name=p.get("outName"), codec=codec, audio_codec=p.get("audioCodec"),
-            image_format=p.get("imageFormat"),
-        )
-        if not p.get("overwrite") and await functions.object_exists(output.bucket_name,
-                                                                     output.key):
+        output: ExpectedOutput | None = None
+        if seq is None:
+            output = expected_output(
+                render_id=self.render_id, bucket_name=self.bucket, render_type="video",
+                out_name=p.get("outName"), codec=codec, audio_codec=p.get("audioCodec"),
+                image_format=p.get("imageFormat"),
+            )
+            where = (output.bucket_name, output.key)
+        else:
+            where = (seq.bucket, seq.manifest_key)
+        if not p.get("overwrite") and await functions.object_exists(*where):
             raise RenderFailure(
-                f"Output file {output.key} already exists in bucket {output.bucket_name}. "
+                f"Output file {where[1]} already exists in bucket {where[0]}. "
                 "Pass overwrite: true to replace it."
             )
         scale = float(p.get("scale") or 1)
         width = int(p.get("forceWidth") or composition.width)
         height = int(p.get("forceHeight") or composition.height)
-        metadata = {
-            "outputFileIsConditional": not p.get("overwrite"),
-            "startedDate": self.started,
-            "totalChunks": plan.total_chunks,
-            "estimatedTotalLambdaInvokations": (0 if single else plan.total_chunks) + 1,
-            "estimatedRenderLambdaInvokations": 0 if single else plan.total_chunks,
-            "compositionId": composition.id,
-            "siteId": functions.resolve_serve_url(p.get("serveUrl", "")),
-            "codec": codec,
-            "type": "video",
-            "imageFormat": p.get("imageFormat"),
-            "inputProps": p.get("inputProps"),
-            "lambdaVersion": functions.version_of(self.function_name),
-            "framesPerLambda": plan.frames_per_lambda,
-            "memorySizeInMb": functions.memory_of(self.function_name),
-            "region": functions.region,
-            "renderId": self.render_id,
-            "privacy": p.get("privacy"),
-            "everyNthFrame": every_nth,
-            "frameRange": list(frame_range),
-            "audioCodec": p.get("audioCodec"),
-            "deleteAfter": p.get("deleteAfter"),
-            "numberOfGifLoops": p.get("numberOfGifLoops"),
-            "downloadBehavior": p.get("downloadBehavior"),
-            "audioBitrate": p.get("audioBitrate"),
-            "muted": bool(p.get("muted")),
-            "metadata": p.get("metadata"),
-            "functionName": self.function_name,
-            "dimensions": {"width": round(width * scale), "height": round(height * scale)},
-            "rendererFunctionName": renderer_name or self.function_name,
-            "scale": scale,
-        }
-        out_name = p.get("outName")
-        if isinstance(out_name, str):
-            metadata["outName"] = out_name
-        elif isinstance(out_name, dict):
-            metadata["outName"] = {
-                "bucketName": out_name.get("bucketName"), "key": out_name.get("key"),
-                **({"s3OutputProvider": {"endpoint": out_name["s3OutputProvider"]["endpoint"]}}
-                   if out_name.get("s3OutputProvider") else {}),
-            }
+        metadata = render_metadata(
+            self, plan=plan, composition=composition, frame_range=frame_range,
+            every_nth=every_nth, codec=codec, single=single, size=(width, height), scale=scale)
         self.writer.set(renderMetadata=metadata)
         await self.writer.write_now()
         if self.faults.stall:
@@ -256,7 +232,16 @@ class LaunchJob:
             if self.faults.stall_after_chunks:
                 await self.writer.write_now()
                 raise _Stalled()
+            if seq is not None:
+                sequence = await seq.write_manifest(functions, p, width=round(width * scale),
+                                                    height=round(height * scale),
+                                                    fps=float(composition.fps))
+                self.state["renderMetadata"]["outputSequence"] = sequence
+                self.writer.set(outputSequence=sequence)
+                await self._finish(plan, seq.bucket, seq.manifest_key, seq.size, sequence)
+                return
             body = await self._combine(plan, composition, chunk_files, Path(workdir), single)
+        assert output is not None
         await self.functions.upload_output(output.bucket_name, output.key, body, self.params)
         await self._finish(plan, output.bucket_name, output.key, len(body))
 
@@ -356,7 +341,11 @@ class LaunchJob:
                 self.writer.touch()
             fault = self.faults.take_chunk_fault(chunk)
             try:
-                if config.real_encoding:
+                if self.sequence is not None:
+                    await self._upload_frames(frames, composition, props, state, fault,
+                                              progress_every)
+                    path = None
+                elif config.real_encoding:
                     path = await self._encode_frames(chunk, frames, composition, props,
                                                      workdir, state, fault, progress_every)
                 else:
@@ -404,6 +393,23 @@ class LaunchJob:
             await anyio.sleep(self._sleep_s(self.functions.config.frame_cost_ms))
             if fault is not None and index == len(frames) // 2:
                 raise _ChunkError.of(fault, frames[index])
+            self._count(state, index + 1, len(frames), progress_every)
+
+    async def _upload_frames(self, frames: list[int], composition: Composition,
+                             props: dict[str, Any], state: ChunkState,
+                             fault: ChunkFault | None, progress_every: int) -> None:
+        """Image sequence: draw, encode and upload each frame, counting it in
+        ``framesUploaded`` once it is in S3; an armed fault fires mid-chunk."""
+        seq, p = self.sequence, self.params
+        assert seq is not None
+        sized = seq.sized(composition, p)
+        for index, frame in enumerate(frames):
+            await anyio.sleep(self._sleep_s(self.functions.config.frame_cost_ms))
+            if fault is not None and index == len(frames) // 2:
+                raise _ChunkError.of(fault, frame)
+            await seq.upload_frame(self.functions, sized, props, frame,
+                                   scale=float(p.get("scale") or 1), params=p)
+            self.state["framesUploaded"] = len(seq.uploaded)
             self._count(state, index + 1, len(frames), progress_every)
 
     async def _encode_frames(
@@ -471,7 +477,8 @@ class LaunchJob:
             self.writer.set(timeToCombine=now_ms() - combine_start)
         return body
 
-    async def _finish(self, plan: ChunkPlan, bucket: str, key: str, size: int) -> None:
+    async def _finish(self, plan: ChunkPlan, bucket: str, key: str, size: int,
+                      sequence: dict[str, Any] | None = None) -> None:
         end = now_ms()
         timings = self.state["timings"]
         billing = sum(max(0, t["rendered"] - t["start"]) + 100 for t in timings)
@@ -497,7 +504,8 @@ class LaunchJob:
         ]
         chunk_times = [t["rendered"] for t in timings] or [end]
         starts = [t["start"] for t in timings] or [end]
-        url = self.functions.output_url(bucket, key)
+        # a sequence has no output file: outputFile null, outputSequence instead
+        url = self.functions.output_url(bucket, key) if sequence is None else None
         self.writer.set(postRenderData={
             "cost": {
                 "currency": currency,
@@ -506,6 +514,9 @@ class LaunchJob:
                 "estimatedDisplayCost": format_final_cost(cost, currency),
             },
             "outputFile": url,
+            # 4.0.535+ (create-post-render-data.ts): both, null for a media render
+            **({"separateAudio": None, "outputSequence": sequence}
+               if "framesUploaded" in self.state else {}),
             "timeToFinish": end - self.started,
             "errors": errors,
             "startTime": self.started,

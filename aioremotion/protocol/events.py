@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from ..errors import RemotionError
 from .pricing import format_cost
 from .progress import EnhancedErrorInfo, RenderProgress, frame_count
+from .sequences import OutputSequence
 
 __all__ = ["STAGE_WORDS", "Done", "Failed", "Progress", "RenderEvent", "RenderFailed", "Stage",
            "event_from_progress", "format_eta", "outcome_bar_html",
@@ -80,7 +81,12 @@ class Progress(_Event):
 
 
 class Done(_Event):
-    """The output exists: ``url`` and ``size`` as the template reports them."""
+    """The output exists: ``url`` and ``size`` as the template reports them.
+
+    For an image sequence (``render_frames``) ``output_sequence`` says where the frames
+    and their manifest are; ``url`` is then the manifest's URL, ``out_key`` its key and
+    ``size`` the frames' bytes together (as the function reports them).
+    """
 
     type: Literal["done"] = "done"
     url: str
@@ -98,6 +104,8 @@ class Done(_Event):
     chunks: int | None = None
     frames_rendered: int | None = None
     errors: list[EnhancedErrorInfo] = Field(default_factory=list)
+    #: Where an image sequence's frames and manifest are (``None`` for media renders).
+    output_sequence: OutputSequence | None = None
 
     def _repr_html_(self) -> str:
         return done_html(self)
@@ -138,8 +146,10 @@ def event_from_progress(
     """Turn a RenderProgress into the event a UI needs (no monotonicity applied here)."""
     costs = progress.costs
     if progress.done:
+        sequence = progress.output_sequence
         return Done(
-            url=progress.output_file or "",
+            url=progress.output_file or (sequence.manifest_url if sequence else ""),
+            output_sequence=sequence,
             size=int(progress.output_size_in_bytes or 0),
             render_id=progress.render_id,
             bucket_name=progress.out_bucket,

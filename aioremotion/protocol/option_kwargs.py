@@ -1,6 +1,6 @@
-"""The keyword arguments of ``render_media``, ``render_still`` and ``get_compositions``,
-as ``TypedDict``s, so a type checker flags a misspelt option in your code
-(``**kwargs: Unpack[RenderMediaKwargs]``).
+"""The keyword arguments of ``render_media``, ``render_frames``, ``render_still`` and
+``get_compositions``, as ``TypedDict``s, so a type checker flags a misspelt option in your
+code (``**kwargs: Unpack[RenderMediaKwargs]``).
 
 Their keys are exactly the fields of :class:`~aioremotion.protocol.options.RenderMediaOptions`,
 :class:`~aioremotion.protocol.options.RenderStillOptions` and
@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from typing_extensions import TypedDict
@@ -37,9 +37,9 @@ from .constants import (
     VideoImageFormat,
     X264Preset,
 )
-from .options import ChromiumOptions, DownloadBehavior, OutNameS3, Webhook
+from .options import ChromiumOptions, DownloadBehavior, OutNameS3, S3OutputPrefix, Webhook
 
-__all__ = ["CompositionsKwargs", "RenderMediaKwargs", "RenderStillKwargs"]
+__all__ = ["CompositionsKwargs", "RenderFramesKwargs", "RenderMediaKwargs", "RenderStillKwargs"]
 
 
 class _CallKwargs(TypedDict, total=False):
@@ -123,6 +123,36 @@ class RenderStillKwargs(_RenderOutputKwargs, total=False):
     frame: int
     attempt: int
     dump_browser_logs: bool | None
+
+
+class RenderFramesKwargs(_SiteKwargs, total=False):
+    """The keyword arguments of ``render_frames`` (see ``RenderFramesOptions``)."""
+
+    image_format: Literal["png", "jpeg"]
+    jpeg_quality: int | None
+    output_prefix: str | S3OutputPrefix | Mapping[str, Any] | None
+    image_sequence_pattern: str | None
+    max_retries: int
+    privacy: Privacy
+    frames_per_lambda: int | None
+    concurrency: int | None
+    frame_range: int | tuple[int, int] | tuple[int, None] | list[int] | None
+    scale: float
+    every_nth_frame: int
+    concurrency_per_lambda: int
+    download_behavior: DownloadBehavior | Mapping[str, Any]
+    overwrite: bool
+    webhook: Webhook | Mapping[str, Any] | None
+    force_height: int | None
+    force_width: int | None
+    force_fps: float | None
+    force_duration_in_frames: int | None
+    renderer_function_name: str | None
+    storage_class: StorageClass | None
+    is_production: bool | None
+    license_key: SecretStr | str | None
+    delete_after: DeleteAfter | None
+    enable_cancellation: bool
 
 
 class CompositionsKwargs(_BundleKwargs, total=False):

@@ -69,8 +69,10 @@ __all__ = [
     "DownloadBehavior",
     "OutNameS3",
     "ProgressOptions",
+    "RenderFramesOptions",
     "RenderMediaOptions",
     "RenderStillOptions",
+    "S3OutputPrefix",
     "S3OutputProvider",
     "Webhook",
 ]
@@ -358,6 +360,51 @@ class _RenderOutputOptions(_SiteOptions):
 FrameRange = int | tuple[int, int] | tuple[int, None]
 
 
+def _check_frame_range(value: Any) -> Any:
+    """A single frame or ``[first, last]`` / ``[first, None]``; several ranges refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"must be a frame number or [first, last]; got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"must not be negative; got {value}")
+        return value
+    if isinstance(value, (list, tuple)):
+        if any(isinstance(item, (list, tuple)) for item in value):
+            raise ValueError(
+                "multiple frame ranges are not supported on Lambda: render one range "
+                "per call"
+            )
+
+        def whole(item: Any) -> bool:
+            return isinstance(item, int) and not isinstance(item, bool)
+
+        if len(value) != 2 or not whole(value[0]) or not (
+            value[1] is None or whole(value[1])
+        ):
+            raise ValueError(
+                "must be a frame number, [first, last] or [first, None] (to the end) of "
+                f"whole numbers; got {value!r}"
+            )
+        first, last = value
+        if first < 0 or (last is not None and last < first):
+            raise ValueError(
+                f"must be [first, last] with 0 <= first <= last; got [{first}, {last}]"
+            )
+        return (first, last)
+    raise ValueError(f"must be a frame number or [first, last]; got {value!r}")
+
+
+def _frame_count(frame_range: FrameRange | None, every_nth_frame: int) -> int | None:
+    """How many frames ``frame_range`` renders, when it says so."""
+    if frame_range is None:
+        return None
+    first, last = ((frame_range, frame_range) if isinstance(frame_range, int)
+                   else frame_range)
+    return None if last is None else len(range(first, last + 1, every_nth_frame))
+
+
 class RenderMediaOptions(_RenderOutputOptions):
     """Options of a video, audio or GIF render (``renderMediaOnLambda``).
 
@@ -418,37 +465,7 @@ render of fewer frames, at least their number; got 3
     @field_validator("frame_range", mode="before")
     @classmethod
     def _frame_range(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise ValueError(f"must be a frame number or [first, last]; got {value!r}")
-        if isinstance(value, int):
-            if value < 0:
-                raise ValueError(f"must not be negative; got {value}")
-            return value
-        if isinstance(value, (list, tuple)):
-            if any(isinstance(item, (list, tuple)) for item in value):
-                raise ValueError(
-                    "multiple frame ranges are not supported on Lambda: render one range "
-                    "per call"
-                )
-            def whole(item: Any) -> bool:
-                return isinstance(item, int) and not isinstance(item, bool)
-
-            if len(value) != 2 or not whole(value[0]) or not (
-                value[1] is None or whole(value[1])
-            ):
-                raise ValueError(
-                    "must be a frame number, [first, last] or [first, None] (to the end) of "
-                    f"whole numbers; got {value!r}"
-                )
-            first, last = value
-            if first < 0 or (last is not None and last < first):
-                raise ValueError(
-                    f"must be [first, last] with 0 <= first <= last; got [{first}, {last}]"
-                )
-            return (first, last)
-        raise ValueError(f"must be a frame number or [first, last]; got {value!r}")
+        return _check_frame_range(value)
 
     @field_validator("renderer_function_name")
     @classmethod
@@ -559,16 +576,7 @@ render of fewer frames, at least their number; got 3
     @property
     def frame_count(self) -> int | None:
         """How many frames will be rendered, when ``frame_range`` says so."""
-        if self.frame_range is None:
-            return None
-        first, last = (
-            (self.frame_range, self.frame_range)
-            if isinstance(self.frame_range, int)
-            else self.frame_range
-        )
-        if last is None:
-            return None
-        return len(range(first, last + 1, self.every_nth_frame))
+        return _frame_count(self.frame_range, self.every_nth_frame)
 
     @property
     def allowed_out_name_extensions(self) -> tuple[str, ...]:
@@ -628,6 +636,138 @@ class RenderStillOptions(_RenderOutputOptions):
     @property
     def effective_log_level(self) -> str:
         return "verbose" if self.dump_browser_logs else self.log_level
+
+
+class S3OutputPrefix(_Model):
+    """Where an image sequence goes when not in the render bucket: a bucket, a key prefix
+    (a ``/`` is added when missing) and, for another S3 provider, its credentials."""
+
+    bucket_name: str
+    key_prefix: str
+    s3_output_provider: S3OutputProvider | None = Field(default=None, alias="s3OutputProvider")
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        return check_bucket_name(value)
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"bucketName": self.bucket_name, "keyPrefix": self.key_prefix}
+        if self.s3_output_provider is not None:
+            out["s3OutputProvider"] = self.s3_output_provider.to_payload()
+        return out
+
+
+class RenderFramesOptions(_SiteOptions):
+    """Options of an image sequence render (``renderFramesOnLambda``, Remotion 4.0.535+).
+
+    The subset of :class:`RenderMediaOptions` Remotion accepts for sequences, plus
+    ``image_format`` (``png``, the default, or ``jpeg``), ``output_prefix`` (a key prefix in
+    the render bucket, or an :class:`S3OutputPrefix`; default ``renders/<renderId>/frames/``)
+    and ``image_sequence_pattern`` (file names: ``[frame]`` is the zero-padded frame number,
+    ``[ext]`` the format).
+
+    Example:
+        >>> RenderFramesOptions(serve_url="my-site", composition="MyComp",
+        ...                     image_sequence_pattern="frame-[frame].[ext]").image_format
+        'png'
+        >>> RenderFramesOptions(serve_url="my-site", composition="MyComp", jpeg_quality=90)
+        Traceback (most recent call last):
+        ...
+        aioremotion.errors.InvalidOptionsError: Invalid options:
+          jpeg_quality: only applies to image_format 'jpeg'; got image_format 'png': set \
+image_format='jpeg' or leave jpeg_quality unset
+    """
+
+    image_format: Literal["png", "jpeg"] = "png"
+    jpeg_quality: int | None = Field(default=None, ge=0, le=100, strict=True)
+    output_prefix: str | S3OutputPrefix | None = None
+    image_sequence_pattern: str | None = None
+    max_retries: NonNegativeInt = 1
+    privacy: Privacy = "public"
+    frames_per_lambda: int | None = Field(default=None, strict=True)
+    concurrency: int | None = Field(default=None, strict=True)
+    frame_range: FrameRange | None = None
+    scale: float = Field(default=1, gt=0, le=16)
+    every_nth_frame: int = Field(default=1, ge=1, strict=True)
+    concurrency_per_lambda: int = Field(default=1, ge=1, strict=True)
+    download_behavior: DownloadBehavior = Field(default_factory=DownloadBehavior)
+    overwrite: bool = False
+    webhook: Webhook | None = None
+    force_height: int | None = Field(default=None, gt=0)
+    force_width: int | None = Field(default=None, gt=0)
+    force_fps: float | None = Field(default=None, gt=0)
+    force_duration_in_frames: int | None = Field(default=None, gt=0)
+    renderer_function_name: str | None = None
+    storage_class: StorageClass | None = None
+    is_production: bool | None = None
+    license_key: SecretStr | None = None
+    delete_after: DeleteAfter | None = None
+    enable_cancellation: bool = False
+
+    @field_validator("frame_range", mode="before")
+    @classmethod
+    def _frame_range(cls, value: Any) -> Any:
+        return _check_frame_range(value)
+
+    @field_validator("renderer_function_name")
+    @classmethod
+    def _renderer(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_function_name(value, "renderer_function_name")
+        return value
+
+    @field_validator("image_sequence_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None and "[frame]" not in value:
+            raise ValueError(
+                "must contain [frame] (the frame number), or every frame would get the "
+                f"same key; got {value!r}: try 'element-[frame].[ext]'"
+            )
+        if value is not None and "/" in value:
+            raise ValueError(f"must be a file name without '/': put folders into "
+                             f"output_prefix; got {value!r}")
+        return value
+
+    @field_validator("output_prefix")
+    @classmethod
+    def _prefix(cls, value: str | S3OutputPrefix | None) -> str | S3OutputPrefix | None:
+        if isinstance(value, str):
+            check_s3_key(value, "output_prefix")
+        return value
+
+    @model_validator(mode="after")
+    def _combinations(self) -> RenderFramesOptions:
+        problems: list[tuple[str, str]] = []
+        if self.jpeg_quality is not None and self.image_format != "jpeg":
+            problems.append(
+                ("jpeg_quality", f"only applies to image_format 'jpeg'; got image_format "
+                                 f"{self.image_format!r}: set image_format='jpeg' or leave "
+                                 "jpeg_quality unset"))
+        if self.frames_per_lambda is not None and self.concurrency is not None:
+            problems.append(
+                ("frames_per_lambda", "cannot be set together with concurrency: set one of them "
+                                      "(or neither, for Remotion's automatic split)"))
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_FUNCTIONS_PER_RENDER:
+            problems.append(("concurrency", f"must be between 1 and {MAX_FUNCTIONS_PER_RENDER}; "
+                                            f"got {self.concurrency}"))
+        fpl, count = self.frames_per_lambda, _frame_count(self.frame_range, self.every_nth_frame)
+        if fpl is not None and (fpl < 1 or (fpl < MINIMUM_FRAMES_PER_LAMBDA
+                                            and not (count is not None and fpl >= count >= 1))):
+            problems.append(
+                ("frames_per_lambda", f"must be at least {MINIMUM_FRAMES_PER_LAMBDA} "
+                 "(Remotion's minimum chunk size) or, for a render of fewer frames, at "
+                 f"least their number; got {fpl}"))
+        if problems:
+            raise InvalidOptionsError(problems)
+        return self
+
+    def output_prefix_payload(self) -> Any:
+        """``outputPrefix`` as the payload carries it."""
+        if isinstance(self.output_prefix, S3OutputPrefix):
+            return self.output_prefix.to_payload()
+        return self.output_prefix
 
 
 class CompositionsOptions(_BundleOptions):

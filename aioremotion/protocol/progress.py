@@ -48,6 +48,7 @@ from .pricing import (
     format_accrued_cost,
     to_precision,
 )
+from .sequences import OutputSequence
 
 Number = int | float
 
@@ -281,8 +282,13 @@ class RenderProgress(_Lenient):
     #: uploaded so far, the sequence's manifest (``outputSequence``), and where
     #: ``separateAudioTo`` put the audio (``separateAudio``).
     frames_uploaded: int | None = None
-    output_sequence: dict[str, Any] | None = None
+    output_sequence: OutputSequence | None = None
     separate_audio: dict[str, Any] | None = None
+
+    @property
+    def is_sequence(self) -> bool:
+        """Whether this is an image sequence render (``renderFramesOnLambda``)."""
+        return self.render_metadata is not None and self.render_metadata.type == "sequence"
 
     @property
     def fatal_errors(self) -> list[EnhancedErrorInfo]:
@@ -717,19 +723,23 @@ def _compute(
     beyond_timeout_missing = past_timeout and len(missing_chunks) > 0
     beyond_stitch_timeout = now_ms > started + 2 * ctx.timeout_ms + 20_000
     fatal = any(e.is_fatal and not e.will_retry for e in errors)
-    output = metadata.expected_output(ctx.render_id, ctx.bucket_name)
+    # An image sequence is done only once launch writes postRenderData (it has no single
+    # output to HEAD); docs/PROTOCOL.md section 4.4.
+    sequence = metadata.type == "sequence"
+    output = None if sequence else metadata.expected_output(ctx.render_id, ctx.bucket_name)
 
     should_head = (
-        all_chunks
+        output is not None
+        and all_chunks
         and not fatal
         and (
             beyond_stitch_timeout
             or (file.combined_frames >= frames_total and file.time_to_combine is not None)
         )
     )
-    if should_head and isinstance(output_head, _NotChecked):
+    if output is not None and should_head and isinstance(output_head, _NotChecked):
         return OutputHeadRequest(output.bucket_name, output.key, output.custom_credentials)
-    if should_head and isinstance(output_head, OutputHead):
+    if output is not None and should_head and isinstance(output_head, OutputHead):
         return RenderProgress(
             **_common(file, ctx, now_ms),
             done=True,
@@ -803,9 +813,18 @@ def _done_from_post_render_data(
     )
     total_chunks = _require(metadata.total_chunks, "totalChunks")
     cost = post.get("cost") or {}
-    output = metadata.expected_output(ctx.render_id, ctx.bucket_name)
+    common = _common(file, ctx, now_ms)
+    sequence = post.get("outputSequence") or file.output_sequence
+    if metadata.type == "sequence" and sequence is not None:
+        # outKey/outBucket of a sequence: its manifest (UNCONFIRMED, docs/PROTOCOL.md 4.4)
+        common["output_sequence"] = sequence
+        found = OutputSequence.model_validate(sequence)
+        out_key, out_bucket = found.manifest_key, found.bucket_name
+    else:
+        output = metadata.expected_output(ctx.render_id, ctx.bucket_name)
+        out_key, out_bucket = output.key, output.bucket_name
     return RenderProgress(
-        **_common(file, ctx, now_ms),
+        **common,
         done=True,
         overall_progress=1,
         **_done_counters(total_chunks, frames_total, post.get("timeToCombine")),
@@ -819,8 +838,8 @@ def _done_from_post_render_data(
             "estimatedBillingDurationInMilliseconds"
         ),
         output_file=post.get("outputFile"),
-        out_key=output.key,
-        out_bucket=output.bucket_name,
+        out_key=out_key,
+        out_bucket=out_bucket,
         output_size_in_bytes=post.get("outputSize"),
         render_size=post.get("renderSize", 0),
         time_to_finish=post.get("timeToFinish"),

@@ -181,8 +181,9 @@ def check_options_for_version(payload_type: str, options: BaseModel, version: st
     """
     target = parse_version(version)
     problems: list[tuple[str, str]] = []
+    fields = type(options).model_fields
     for rule in _rules(payload_type):
-        if rule.option is None or rule.sent_by(target):
+        if rule.option is None or rule.option not in fields or rule.sent_by(target):
             continue
         if getattr(options, rule.option) == _default(options, rule.option):
             continue
@@ -193,3 +194,31 @@ def check_options_for_version(payload_type: str, options: BaseModel, version: st
         problems.append((rule.option, message))
     if problems:
         raise InvalidOptionsError(problems)
+
+
+#: The first version whose functions render image sequences (``output.type: "sequence"``).
+#: Remotion's docs: "renderFramesOnLambda() v4.0.535"; its payload key ``output`` is the
+#: one :data:`_SEEN_535` dates.
+IMAGE_SEQUENCES_SINCE: Final = _SEEN_535
+
+
+def check_frames_for_version(options: BaseModel, version: str) -> None:
+    """Refuse an image sequence render for a function older than 4.0.535 (it would ignore
+    ``output`` and fail on ``codec: null``), then the options as
+    :func:`check_options_for_version` does.
+
+    Example:
+        >>> from aioremotion.protocol.options import RenderFramesOptions
+        >>> opts = RenderFramesOptions(serve_url="s", composition="C")
+        >>> check_frames_for_version(opts, "4.0.539")
+        >>> check_frames_for_version(opts, "4.0.508")
+        Traceback (most recent call last):
+        ...
+        aioremotion.errors.InvalidOptionsError: Invalid options:
+          render_frames: needs Remotion 4.0.535 or later; the function is 4.0.508
+    """
+    if parse_version(version) < parse_version(IMAGE_SEQUENCES_SINCE):
+        raise InvalidOptionsError(
+            [("render_frames", f"needs Remotion {IMAGE_SEQUENCES_SINCE} or later; the "
+                               f"function is {version}")])
+    check_options_for_version("start", options, version)
