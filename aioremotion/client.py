@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 from aiobotocore.session import AioSession
@@ -28,9 +28,9 @@ from typing_extensions import Unpack
 from . import _redact, environment
 from ._aws import MISSING_REGION, AwsSettings, region_from_environment, version_from_environment
 from .buckets import RenderBuckets
-from .errors import InvalidOptionsError, InvalidReplyError, RemotionError
+from .errors import InvalidOptionsError
 from .function_versions import FunctionVersions, require_function_name_for_auto
-from .handles import RenderHandle, StillResult
+from .handles import RenderHandle, StillResult, handle_for
 from .invoking import Invoker
 from .progress_reader import ProgressReader
 from .protocol.constants import (
@@ -39,15 +39,11 @@ from .protocol.constants import (
     DEFAULT_TIMEOUT_S,
 )
 from .protocol.naming import (
-    cancel_key,
     check_bucket_name,
     check_function_name,
     check_region,
-    check_render_id,
     expected_output,
     is_streaming_region,
-    parse_function_name,
-    render_prefix,
     speculate_function_name,
 )
 from .protocol.option_kwargs import (
@@ -62,6 +58,7 @@ from .protocol.options import (
     RenderFramesOptions,
     RenderMediaOptions,
     RenderStillOptions,
+    options_from,
 )
 from .protocol.payloads import (
     build_compositions_payload,
@@ -70,12 +67,13 @@ from .protocol.payloads import (
     build_status_payload,
     build_still_payload,
 )
-from .protocol.progress import OutputHeadRequest, RenderProgress
-from .protocol.props import js_json_dumps
+from .protocol.progress import RenderProgress
+from .protocol.props import InlineProps, UploadedProps
 from .protocol.sequences import OutputSequence, SequenceManifest, manifest_key, sequence_location
+from .render_files import delete_render_files, read_manifest, write_cancel
 from .retry import ThrottleRetry
 from .transport.aws import AiobotocoreTransport
-from .transport.base import Transport, list_all_objects
+from .transport.base import Transport
 from .uploads import prepare_input_props
 
 __all__ = ["RemotionLambda"]
@@ -203,39 +201,27 @@ class RemotionLambda:
 
     # ------------------------------------------------------------ options
 
-    @staticmethod
-    def _options(model: type[Options], options: Options | Mapping[str, Any] | None,
-                 overrides: Mapping[str, Any]) -> Options:
-        if options is None:
-            return model.model_validate(dict(overrides))
-        if isinstance(options, model):
-            if not overrides:
-                return options
-            return model.model_validate({**options.model_dump(exclude_unset=True),
-                                         **overrides})
-        if isinstance(options, Mapping):
-            return model.model_validate({**options, **overrides})
-        raise InvalidOptionsError([("options", f"must be a {model.__name__} or a mapping; got "
-                                               f"{type(options).__name__}")])
-
-    def _function(self, region: str | None, function_name: str | None) -> str:
-        if region is not None and region != self.region:
+    async def _prepare(self, opts: Options, kind: Literal["media", "frames", "still",
+                                                          "compositions"]
+                       ) -> tuple[str, str, InlineProps | UploadedProps, str | None]:
+        """The function, its version, the props as the payload carries them and the
+        bucket to name (uploading large props first)."""
+        if opts.region is not None and opts.region != self.region:
             raise InvalidOptionsError(
-                [("region", f"{region!r} differs from this client's region {self.region!r}: "
-                            f"use a client of that region, RemotionLambda(region={region!r})")])
-        return function_name or self.function_name
+                [("region", f"{opts.region!r} differs from this client's region "
+                            f"{self.region!r}: use a client of that region, "
+                            f"RemotionLambda(region={opts.region!r})")])
+        function_name = opts.function_name or self.function_name
+        version = await self._versions.resolve(function_name, self.remotion_version)
+        props, bucket = await prepare_input_props(opts, kind=kind, version=version,
+                                                  transport=self._transport,
+                                                  buckets=self._buckets)
+        return function_name, version, props, bucket
 
     def _render_ref(self, render: RenderHandle | str, bucket_name: str | None,
                     function_name: str | None = None) -> RenderHandle:
-        if isinstance(render, RenderHandle):
-            return render
-        if bucket_name is None:
-            raise InvalidOptionsError(
-                [("bucket_name", "is required with a render id: pass the bucketName the "
-                                 "render call returned (or pass the RenderHandle itself)")])
-        return RenderHandle(render_id=check_render_id(render),
-                            bucket_name=check_bucket_name(bucket_name), region=self.region,
-                            function_name=function_name or self.function_name)
+        return handle_for(render, bucket_name, region=self.region,
+                          function_name=function_name or self.function_name)
 
     # ------------------------------------------------------------ renders
 
@@ -255,22 +241,21 @@ class RemotionLambda:
                 serve_url="my-site", composition="HelloWorld", codec="h264",
                 input_props={"title": "Hi"}, frames_per_lambda=20)
         """
-        opts = self._options(RenderMediaOptions, options, kwargs)
-        function_name = self._function(opts.region, opts.function_name)
-        version = await self._versions.resolve(function_name, self.remotion_version)
-        props, bucket = await prepare_input_props(
-            opts, kind="media", version=version, transport=self._transport,
-            buckets=self._buckets)
+        opts = options_from(RenderMediaOptions, options, kwargs)
+        function_name, version, props, bucket = await self._prepare(opts, "media")
         payload = build_start_payload(opts, version=version, props=props,
                                       bucket_name=bucket)
-        render_id, bucket_name = await self._start(function_name, payload, bucket,
-                                                   throttle_retry)
+        render_id, bucket_name = await self._invoker.start(function_name, payload,
+                                                           bucket_name=bucket,
+                                                           retry=throttle_retry)
         output = expected_output(
             render_id=render_id, bucket_name=bucket_name, render_type="video",
             out_name=opts.out_name_payload(), codec=opts.codec, audio_codec=opts.audio_codec,
             image_format=opts.image_format)
-        return self._handle(function_name, render_id, bucket_name, opts.renderer_function_name,
-                            output.bucket_name, output.key, opts.enable_cancellation)
+        return RenderHandle.started(
+            opts, render_id=render_id, bucket_name=bucket_name, region=self.region,
+            function_name=function_name, out_bucket=output.bucket_name, out_key=output.key,
+            started_at_ms=self.now_ms())
 
     async def render_frames(self, options: RenderFramesOptions | Mapping[str, Any] | None = None,
                             /, *, throttle_retry: ThrottleRetry | None = None,
@@ -295,19 +280,18 @@ class RemotionLambda:
             manifest = await remotion.read_manifest(done)
             keys = [frame.key for frame in manifest.frames]
         """
-        opts = self._options(RenderFramesOptions, options, kwargs)
-        function_name = self._function(opts.region, opts.function_name)
-        version = await self._versions.resolve(function_name, self.remotion_version)
-        props, bucket = await prepare_input_props(
-            opts, kind="frames", version=version, transport=self._transport,
-            buckets=self._buckets)
+        opts = options_from(RenderFramesOptions, options, kwargs)
+        function_name, version, props, bucket = await self._prepare(opts, "frames")
         payload = build_frames_payload(opts, version=version, props=props, bucket_name=bucket)
-        render_id, bucket_name = await self._start(function_name, payload, bucket,
-                                                   throttle_retry)
+        render_id, bucket_name = await self._invoker.start(function_name, payload,
+                                                           bucket_name=bucket,
+                                                           retry=throttle_retry)
         out_bucket, prefix = sequence_location(
             payload["output"]["outputPrefix"], render_id=render_id, render_bucket=bucket_name)
-        return self._handle(function_name, render_id, bucket_name, opts.renderer_function_name,
-                            out_bucket, manifest_key(prefix), opts.enable_cancellation)
+        return RenderHandle.started(
+            opts, render_id=render_id, bucket_name=bucket_name, region=self.region,
+            function_name=function_name, out_bucket=out_bucket, out_key=manifest_key(prefix),
+            started_at_ms=self.now_ms())
 
     async def read_manifest(self, sequence: Done | OutputSequence) -> SequenceManifest:
         """The ``manifest.json`` of a finished image sequence: every frame's number and key.
@@ -322,37 +306,7 @@ class RemotionLambda:
             first = await remotion.transport.get_object(done.output_sequence.bucket_name,
                                                         manifest.frames[0].key)
         """
-        found = sequence if isinstance(sequence, OutputSequence) else sequence.output_sequence
-        if found is None:
-            raise InvalidOptionsError(
-                [("sequence", "is the Done of a media render, which has no manifest: pass the "
-                              "Done of a render_frames render")])
-        read = await self._transport.get_object(found.bucket_name, found.manifest_key)
-        return SequenceManifest.model_validate_json(read.body or b"{}")
-
-    async def _start(self, function_name: str, payload: dict[str, Any], bucket: str | None,
-                     throttle_retry: ThrottleRetry | None) -> tuple[str, str]:
-        """Invoke the ``start`` routine; the render id and bucket it replied with."""
-        reply = await self._invoker.call(function_name, payload, routine="start",
-                                         bucket_name=bucket, retry=throttle_retry)
-        render_id, bucket_name = reply.get("renderId"), reply.get("bucketName")
-        if not isinstance(render_id, str) or not isinstance(bucket_name, str):
-            raise InvalidReplyError(
-                f"{function_name} accepted the render but its reply lacks renderId/bucketName: "
-                f"{str(reply)[:200]}")
-        check_render_id(render_id)
-        return render_id, bucket_name
-
-    def _handle(self, function_name: str, render_id: str, bucket_name: str,
-                renderer: str | None, out_bucket: str, out_key: str,
-                cancellation: bool) -> RenderHandle:
-        spec = parse_function_name(function_name)
-        return RenderHandle(
-            render_id=render_id, bucket_name=bucket_name, region=self.region,
-            function_name=function_name, function_timeout_ms=spec.timeout_ms if spec else None,
-            function_memory_mb=spec.memory_mb if spec else None,
-            renderer_function_name=renderer, out_bucket=out_bucket, out_key=out_key,
-            cancellation_enabled=cancellation, started_at_ms=self.now_ms())
+        return await read_manifest(self._transport, sequence)
 
     async def render_still(self, options: RenderStillOptions | Mapping[str, Any] | None = None,
                            /, *, streamed: bool | None = None,
@@ -367,13 +321,9 @@ class RemotionLambda:
             still = await remotion.render_still(serve_url="my-site", composition="Thumb",
                                                 image_format="png", frame=10)
         """
-        opts = self._options(RenderStillOptions, options, kwargs)
-        function_name = self._function(opts.region, opts.function_name)
+        opts = options_from(RenderStillOptions, options, kwargs)
+        function_name, version, props, bucket = await self._prepare(opts, "still")
         stream = is_streaming_region(self.region) if streamed is None else streamed
-        version = await self._versions.resolve(function_name, self.remotion_version)
-        props, bucket = await prepare_input_props(
-            opts, kind="still", version=version, transport=self._transport,
-            buckets=self._buckets)
         payload = build_still_payload(opts, version=version, props=props,
                                       bucket_name=bucket, streamed=stream)
         if stream:
@@ -421,39 +371,15 @@ class RemotionLambda:
         Renderers check for the file every second and stop; the render then ends with a
         fatal error. Raises when the render was not started with cancellation enabled.
         """
-        ref = self._render_ref(render, bucket_name)
-        read = await self._reader.read(ref)
-        assert read.file is not None
-        if not read.file.cancellation_enabled:
-            raise RemotionError(f"Cannot cancel render {ref.render_id}: The render was not "
-                                "started with enableCancellation: true. Start it with "
-                                "render_media(..., enable_cancellation=True) to cancel it.")
-        body = js_json_dumps({"cancelledAt": int(self.now_ms())}).encode()
-        await self._transport.put_object(ref.bucket_name, cancel_key(ref.render_id), body)
+        await write_cancel(self._transport, self._reader,
+                           self._render_ref(render, bucket_name), now_ms=self.now_ms())
 
     async def delete_render(self, render: RenderHandle | str, *,
                             bucket_name: str | None = None) -> int:
         """Delete a render's output and every object under ``renders/<id>/``; returns the
         bytes freed (0 and nothing deleted when the render has no metadata yet)."""
-        ref = self._render_ref(render, bucket_name)
-        read = await self._reader.read(ref)
-        metadata = read.file.render_metadata if read.file is not None else None
-        if metadata is None:
-            return 0
-        output = metadata.expected_output(ref.render_id, ref.bucket_name)
-        freed = 0
-        if output.custom_credentials is None:
-            head = await self._reader.head_output(OutputHeadRequest(output.bucket_name,
-                                                                    output.key))
-            freed += (head.content_length or 0) if head is not None else 0
-            await self._transport.delete_objects(output.bucket_name, [output.key])
-        # A trailing slash: unlike Remotion's prefix, this never touches a longer render id.
-        prefix = render_prefix(ref.render_id) + "/"
-        while objects := await list_all_objects(self._transport, ref.bucket_name, prefix):
-            freed += sum(item.size for item in objects)
-            await self._transport.delete_objects(ref.bucket_name,
-                                                 [item.key for item in objects])
-        return freed
+        return await delete_render_files(self._transport, self._reader,
+                                         self._render_ref(render, bucket_name))
 
     async def presign_url(self, bucket_name: str, key: str, *, expires_in: int = 3600) -> str:
         """A presigned GET URL for a private object (1 s to 7 days)."""
@@ -474,20 +400,11 @@ class RemotionLambda:
         **kwargs: Unpack[CompositionsKwargs],
     ) -> list[dict[str, Any]]:
         """The compositions of a deployed site (``getCompositionsOnLambda``)."""
-        opts = self._options(CompositionsOptions, options, kwargs)
-        function_name = self._function(opts.region, opts.function_name)
-        version = await self._versions.resolve(function_name, self.remotion_version)
-        props, bucket = await prepare_input_props(
-            opts, kind="compositions", version=version, transport=self._transport,
-            buckets=self._buckets)
+        opts = options_from(CompositionsOptions, options, kwargs)
+        function_name, version, props, bucket = await self._prepare(opts, "compositions")
         payload = build_compositions_payload(opts, version=version, props=props,
                                              bucket_name=bucket)
-        reply = await self._invoker.call(function_name, payload, routine="compositions")
-        compositions = reply.get("compositions")
-        if not isinstance(compositions, list):
-            raise InvalidReplyError(
-                f"{function_name} answered compositions without a list: {str(reply)[:200]}")
-        return compositions
+        return await self._invoker.compositions(function_name, payload)
 
     async def get_or_create_bucket(self) -> str:
         """The region's render bucket, created if there is none (:mod:`.buckets`)."""

@@ -22,8 +22,10 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from .errors import InvalidReplyError
+from .errors import InvalidOptionsError, InvalidReplyError
 from .protocol.naming import (
+    check_bucket_name,
+    check_render_id,
     launch_logs_url,
     parse_function_name,
     progress_json_console_url,
@@ -31,6 +33,7 @@ from .protocol.naming import (
     s3_folder_console_url,
     still_logs_url,
 )
+from .protocol.options import RenderFramesOptions, RenderMediaOptions
 from .protocol.progress import CostsInfo, ProgressContext
 
 
@@ -61,6 +64,21 @@ class RenderHandle(_Value):
     cancellation_enabled: bool = False
     #: ms since the epoch when the start call returned (the client's clock).
     started_at_ms: float | None = None
+
+    @classmethod
+    def started(cls, options: RenderMediaOptions | RenderFramesOptions, *, render_id: str,
+                bucket_name: str, region: str, function_name: str, out_bucket: str,
+                out_key: str, started_at_ms: float) -> RenderHandle:
+        """The handle of a render a function just accepted with ``options`` (the
+        function's timeout and memory read off its name)."""
+        spec = parse_function_name(function_name)
+        return cls(
+            render_id=render_id, bucket_name=bucket_name, region=region,
+            function_name=function_name, function_timeout_ms=spec.timeout_ms if spec else None,
+            function_memory_mb=spec.memory_mb if spec else None,
+            renderer_function_name=options.renderer_function_name, out_bucket=out_bucket,
+            out_key=out_key, cancellation_enabled=options.enable_cancellation,
+            started_at_ms=started_at_ms)
 
     @property
     def timeout_ms(self) -> int:
@@ -165,3 +183,25 @@ class StillResult(_Value):
             raise InvalidReplyError(
                 f"{function_name} answered the still render without {exc}: {str(reply)[:200]}"
             ) from None
+
+
+def handle_for(render: RenderHandle | str, bucket_name: str | None, *, region: str,
+               function_name: str) -> RenderHandle:
+    """The handle of ``render``: itself, or a render id in ``bucket_name`` with the given
+    region and function (what a client fills in for a render known only by its id).
+
+    Example:
+        >>> handle_for("k1a2b3c4d5", "remotionlambda-useast1-abc", region="us-east-1",
+        ...            function_name="remotion-render-4-0-527-mem2048mb-disk2048mb-120sec"
+        ...            ).timeout_ms
+        120000
+    """
+    if isinstance(render, RenderHandle):
+        return render
+    if bucket_name is None:
+        raise InvalidOptionsError(
+            [("bucket_name", "is required with a render id: pass the bucketName the "
+                             "render call returned (or pass the RenderHandle itself)")])
+    return RenderHandle(render_id=check_render_id(render),
+                        bucket_name=check_bucket_name(bucket_name), region=region,
+                        function_name=function_name)

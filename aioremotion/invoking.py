@@ -24,9 +24,11 @@ from . import _redact
 from .errors import (
     AwsError,
     ConcurrencyLimitError,
+    InvalidReplyError,
     RemotionError,
     StartOutcomeUnknownError,
 )
+from .protocol.naming import check_render_id
 from .protocol.props import js_json_dumps
 from .protocol.replies import (
     StillStreamResult,
@@ -52,6 +54,29 @@ class Invoker:
         self.retry = retry
         self.sleep = sleep or anyio.sleep
         self.rng = rng or random.Random()
+
+    async def start(self, function_name: str, payload: dict[str, Any], *,
+                    bucket_name: str | None, retry: ThrottleRetry | None = None
+                    ) -> tuple[str, str]:
+        """Invoke the ``start`` routine; the render id and bucket it replied with."""
+        reply = await self.call(function_name, payload, routine="start",
+                                bucket_name=bucket_name, retry=retry)
+        render_id, bucket = reply.get("renderId"), reply.get("bucketName")
+        if not isinstance(render_id, str) or not isinstance(bucket, str):
+            raise InvalidReplyError(
+                f"{function_name} accepted the render but its reply lacks renderId/bucketName: "
+                f"{str(reply)[:200]}")
+        return check_render_id(render_id), bucket
+
+    async def compositions(self, function_name: str, payload: dict[str, Any]
+                           ) -> list[dict[str, Any]]:
+        """Invoke the ``compositions`` routine; the compositions it replied with."""
+        reply = await self.call(function_name, payload, routine="compositions")
+        compositions = reply.get("compositions")
+        if not isinstance(compositions, list):
+            raise InvalidReplyError(
+                f"{function_name} answered compositions without a list: {str(reply)[:200]}")
+        return compositions
 
     async def call(self, function_name: str, payload: dict[str, Any], *, routine: str,
                    bucket_name: str | None = None,

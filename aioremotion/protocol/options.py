@@ -20,9 +20,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
+    BaseModel,
     Field,
     SecretStr,
     field_serializer,
@@ -75,6 +77,7 @@ __all__ = [
     "S3OutputPrefix",
     "S3OutputProvider",
     "Webhook",
+    "options_from",
 ]
 
 #: Valid ``crf`` values per codec (codecs missing here take no crf).
@@ -792,3 +795,29 @@ class ProgressOptions(_CallOptions):
     @classmethod
     def _bucket(cls, value: str) -> str:
         return check_bucket_name(value)
+
+
+_Model_T = TypeVar("_Model_T", bound=BaseModel)
+
+
+def options_from(model: type[_Model_T], options: _Model_T | Mapping[str, Any] | None,
+                 overrides: Mapping[str, Any]) -> _Model_T:
+    """``options`` as a ``model``: a model as it is, a mapping (snake_case or camelCase
+    keys) validated, ``overrides`` (keyword arguments) applied over either.
+
+    Example:
+        >>> opts = options_from(RenderStillOptions, {"serveUrl": "s", "composition": "C"},
+        ...                     {"frame": 3})
+        >>> opts.serve_url, opts.frame
+        ('s', 3)
+    """
+    if options is None:
+        return model.model_validate(dict(overrides))
+    if isinstance(options, model):
+        if not overrides:
+            return options
+        return model.model_validate({**options.model_dump(exclude_unset=True), **overrides})
+    if isinstance(options, Mapping):
+        return model.model_validate({**options, **overrides})
+    raise InvalidOptionsError([("options", f"must be a {model.__name__} or a mapping; got "
+                                           f"{type(options).__name__}")])
