@@ -20,7 +20,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-SCREENSHOT = Path(os.environ.get("AIOREMOTION_SCREENSHOT_DIR", "/tmp")) / "aioremotion-web.png"
+#: Where the screenshots go (AIOREMOTION_SCREENSHOT_DIR=docs/screenshots refreshes the
+#: README's).
+SCREENSHOTS = Path(os.environ.get("AIOREMOTION_SCREENSHOT_DIR", "/tmp"))
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -62,16 +64,25 @@ async def test_render_a_video_from_the_demo_page(
     page = await browser.new_page(viewport={"width": 900, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    requests: list[Any] = []
+    page.on("request", lambda request: requests.append(request))
     await page.goto(base_url + "/")
+    # the bar's width animates: no animation, so a screenshot shows the width it reached
+    await page.add_style_tag(content="* { transition: none !important; }")
     assert await page.text_content("#composition") == "HelloWorld"
 
     await page.fill("#title", "Rendered from Chromium")
     await page.click("#render")
-    # the bar moves: a progress reply above 0 while rendering
+    # the bar moves: a streamed progress event above 0 while rendering
     await page.wait_for_function(
         "Number(document.getElementById('progress').dataset.progress) > 0", timeout=30_000)
     assert await page.is_disabled("#render")
-    await page.screenshot(path=str(SCREENSHOT.with_name("aioremotion-web-progress.png")))
+    # the README's mid-render picture: a bar well under way (unless it finished first)
+    await page.wait_for_function(
+        "Number(document.getElementById('progress').dataset.progress) >= 0.2"
+        " || document.getElementById('video').hasAttribute('src')", timeout=60_000)
+    if await page.get_attribute("#video", "src") is None:
+        await page.screenshot(path=str(SCREENSHOTS / "demo-page-mid-render.png"))
 
     # done: the player gets the output and loads it
     await page.wait_for_selector("#video[src]", state="attached", timeout=60_000)
@@ -91,7 +102,7 @@ async def test_render_a_video_from_the_demo_page(
                v.addEventListener('seeked', () => resolve(v.readyState), {once: true});
                v.currentTime = 2.5; })""")
     assert decoded >= 2   # HAVE_CURRENT_DATA
-    await page.screenshot(path=str(SCREENSHOT))
+    await page.screenshot(path=str(SCREENSHOTS / "demo-page-done.png"))
 
     states = await page.evaluate("window.renderStates.map(s => [s.status, s.progress])")
     statuses = [status for status, _ in states]
@@ -100,6 +111,12 @@ async def test_render_a_video_from_the_demo_page(
     progresses = [progress for status, progress in states if status == "rendering"]
     assert any(0 < progress < 1 for progress in progresses), states
     assert progresses == sorted(progresses)
+    assert len(set(progresses)) > 2, states   # it rose step by step, not in one jump
+
+    # one streamed request (NDJSON), no polling of the progress route
+    api = [(r.method, r.url.removeprefix(base_url), r.headers.get("accept"))
+           for r in requests if "/api/" in r.url]
+    assert api == [("POST", "/api/lambda/render", "application/x-ndjson")]
     assert not await page.is_visible("#error")
 
     # the download link serves the file the player shows, with the template's file name
