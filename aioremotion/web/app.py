@@ -1,6 +1,8 @@
-"""The web backend: the API of Remotion's Next.js template, on Starlette.
+"""The web backend: the API of Remotion's Next.js template (and the render stream of its
+React Router template), on Starlette.
 
-Routes (the template's contract; every reply is JSON):
+Routes (the templates' contract; every reply is JSON, or a stream of JSON events when the
+request's ``Accept`` asks for one):
 
 ``POST /api/lambda/render``
     ``{"id": <composition>, "inputProps": {...}}`` starts a render and answers

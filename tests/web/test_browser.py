@@ -154,3 +154,41 @@ async def test_errors_are_shown_on_the_page(
     assert message and "The composition crashed" in message
     assert not await page.is_disabled("#render")
     assert await page.get_attribute("#video", "src") is None
+
+
+async def test_event_source_follows_a_render_started_with_a_post(
+    served: tuple[str, RemotionEmulator], browser: Any
+) -> None:
+    """The SSE route as a page's EventSource sees it: start with the JSON POST, then
+    listen on GET /api/lambda/progress; progress rises, the last event is done."""
+    base_url, _ = served
+    page = await browser.new_page()
+    await page.goto(base_url + "/")
+    events = await page.evaluate(
+        """async () => {
+            const started = await fetch("/api/lambda/render", {
+                method: "POST", headers: {"content-type": "application/json"},
+                body: JSON.stringify({inputProps: {title: "EventSource"}})});
+            const {data} = await started.json();
+            const url = `/api/lambda/progress?id=${encodeURIComponent(data.renderId)}` +
+                        `&bucketName=${encodeURIComponent(data.bucketName)}`;
+            return await new Promise((resolve, reject) => {
+                const seen = [];
+                const source = new EventSource(url);
+                for (const name of ["started", "progress", "done", "error"]) {
+                    source.addEventListener(name, (event) => {
+                        seen.push([name, JSON.parse(event.data)]);
+                        if (name === "done" || name === "error") {
+                            source.close();
+                            resolve(seen);
+                        }
+                    });
+                }
+                source.onerror = () => { source.close(); reject(new Error("EventSource failed")); };
+            });
+        }""")
+    names = [name for name, _ in events]
+    assert names[0] == "started" and names[-1] == "done", names
+    progress = [data["progress"] for name, data in events if name == "progress"]
+    assert progress and progress == sorted(progress)
+    assert all(name == data["type"] for name, data in events)

@@ -213,6 +213,7 @@ async def test_the_stream_watches_through_the_hub_when_the_app_has_one(
     hub = object()
     async with emulator.client() as remotion:
         app = create_app(web_config(emulator), client=remotion)
+        app.state.remotion_web.hub = None   # no hub: watch() is called without one
         async with asgi_client(app) as http:
             with anyio.fail_after(60):
                 await http.post("/api/lambda/render", json=BODY, headers=NDJSON)
