@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from aioremotion.emulator import EmulatorConfig, RemotionEmulator
 from aioremotion.web import WebConfig, create_app
+from aioremotion.web.app import RemotionWeb
 
 from .conftest import serve
 
@@ -192,3 +194,39 @@ async def test_event_source_follows_a_render_started_with_a_post(
     progress = [data["progress"] for name, data in events if name == "progress"]
     assert progress and progress == sorted(progress)
     assert all(name == data["type"] for name, data in events)
+
+
+async def test_leaving_the_page_mid_render_stops_the_servers_watch(
+    served: tuple[str, RemotionEmulator], browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A visitor who closes the tab: the browser drops the stream, the server's watch
+    stops at once, and the render still finishes (nobody cancelled it)."""
+    base_url, emulator = served
+    closed = anyio.Event()
+    seen: list[str] = []
+    real_watch = RemotionWeb._watch
+
+    async def observed(self: RemotionWeb, handle: Any) -> AsyncIterator[Any]:
+        try:
+            async for event in real_watch(self, handle):
+                seen.append(event.type)
+                yield event
+        finally:
+            closed.set()
+
+    monkeypatch.setattr(RemotionWeb, "_watch", observed)
+    page = await browser.new_page()
+    await page.goto(base_url + "/")
+    await page.click("#render")
+    await page.wait_for_function(
+        "Number(document.getElementById('progress').dataset.progress) > 0", timeout=30_000)
+    render_id = await page.evaluate("window.renderStates.find((s) => s.renderId).renderId")
+    await page.close()
+    with anyio.fail_after(30):
+        await closed.wait()
+        # stopped by the disconnect, not by the render's end
+        assert seen and set(seen) == {"progress"}, seen
+        await emulator.wait_for_renders()
+    async with emulator.client() as remotion:
+        progress = await remotion.get_progress(render_id, bucket_name=emulator.bucket)
+    assert progress.done and not progress.fatal_error_encountered
