@@ -21,7 +21,8 @@ request's ``Accept`` asks for one):
     The events of a render started earlier, as Server-Sent Events (or NDJSON with that
     ``Accept``): what a page's ``EventSource`` (which can only GET) listens to. Starting
     a render stays a POST (an ``EventSource`` reconnects on its own; a reconnect here only
-    watches again). Close the ``EventSource`` on ``done``/``error``.
+    watches again). Close the ``EventSource`` on ``done``/``error``. An unknown render
+    is a 404 JSON answer (one progress read before the stream starts).
 ``POST /api/lambda/progress``
     ``{"id": <renderId>, "bucketName": …}`` reads progress.json once and answers
     ``{"type":"success","data": P}`` where ``P`` is ``{"type":"progress","progress":…}``
@@ -432,6 +433,7 @@ class RemotionWeb:
         fmt: StreamFormat = stream_format(request.headers.get("accept")) or SSE
         handle = await self._progress_handle(request.query_params.get("id"),
                                              request.query_params.get("bucketName"))
+        await self.client.get_progress(handle)  # an unknown render: 404 now, not a stream
         return EventStreamResponse(self._stream(handle), fmt)
 
     def _watch(self, handle: RenderHandle) -> AsyncIterator[Progress | Done | Failed]:

@@ -293,3 +293,31 @@ async def test_a_disconnect_is_noticed_while_nothing_is_being_written(
                         if json.loads(line)["type"] == "progress":
                             break
                 await closed.wait()
+
+
+async def test_event_source_get_of_an_unknown_render_is_404_json(
+    emulator: RemotionEmulator,
+) -> None:
+    async with running_app(emulator) as (http, _):
+        response = await http.get("/api/lambda/progress", headers=SSE,
+                                  params={"id": "abcdefghij", "bucketName": emulator.bucket})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["type"] == "error"
+
+
+async def test_a_watch_that_gives_up_ends_the_stream_with_an_error_line(
+    emulator: RemotionEmulator, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aioremotion.watching import WatchError
+
+    async def gives_up(self: RemotionWeb, handle: Any) -> AsyncIterator[Progress]:
+        yield Progress(progress=0.2)
+        raise WatchError("S3 kept failing", render=handle)
+
+    monkeypatch.setattr(RemotionWeb, "_watch", gives_up)
+    async with running_app(emulator) as (http, _):
+        response = await http.post("/api/lambda/render", json=BODY, headers=NDJSON)
+    assert response.status_code == 200
+    assert [e["type"] for e in lines(response.text)] == ["started", "progress", "error"]
+    assert lines(response.text)[-1] == {"type": "error", "message": "S3 kept failing"}
