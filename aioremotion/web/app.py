@@ -444,9 +444,9 @@ class RemotionWeb:
         options = dataclasses.replace(live_watch_options(heartbeat_s=STREAM_HEARTBEAT_S),
                                       progress_floor=self.config.progress_floor)
         hub = getattr(self, "hub", None)
-        if hub is not None:
-            return watch(self.client, handle, options, hub=hub)  # type: ignore[call-arg]
-        return watch(self.client, handle, options)
+        # (a dict: type-checks both before and after watch() takes hub=)
+        extra: dict[str, Any] = {"hub": hub} if hub is not None else {}
+        return watch(self.client, handle, options, **extra)
 
     async def _stream(self, handle: RenderHandle) -> AsyncIterator[dict[str, Any]]:
         """A render's events in the template's shapes: started, progress (never
