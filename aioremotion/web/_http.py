@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
@@ -15,11 +16,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..events import Done, Failed, Progress
+from ..handles import RenderHandle
 from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 
 __all__ = ["NDJSON", "SSE", "ApiError", "EventStreamResponse", "StreamFormat", "clip", "echo",
            "error_response", "event_frame", "json_type", "read_body", "read_json_object",
-           "stream_format", "success_response", "template_progress"]
+           "stream_format", "success_response", "template_events", "template_progress"]
+
+logger = logging.getLogger("aioremotion.web")
 
 
 #: The most characters of a client's input an error message repeats.
@@ -264,3 +268,35 @@ class EventStreamResponse(Response):
 
             tg.start_soon(run, write)
             tg.start_soon(run, listen)
+
+
+async def template_events(render: RenderHandle,
+                          events: AsyncIterator[Progress | Done | Failed], *,
+                          detailed: bool = False) -> AsyncIterator[dict[str, Any]]:
+    """A render's stream in template-react-router's shapes: ``started`` (render id and
+    bucket), ``progress`` (never decreasing, whatever ``events`` say), then ``done`` or
+    ``error``; a watch that raises (say, gives up) ends with an ``error`` line. Closes
+    ``events`` when closed itself.
+
+    Example::
+
+        async for shape in template_events(handle, watch(remotion, handle)):
+            print(json.dumps(shape))   # {"type":"started","renderId":…,"bucketName":…} …
+    """
+    yield {"type": "started", "renderId": render.render_id, "bucketName": render.bucket_name}
+    shown = 0.0
+    try:
+        async for event in events:
+            shape = template_progress(event, detailed=detailed)
+            if isinstance(event, Progress):
+                shown = max(shown, event.progress)
+                shape["progress"] = shown
+            yield shape
+    except Exception as exc:  # the render may go on; this stream cannot tell
+        logger.warning("Watching render %s for a stream failed: %s: %s",
+                       render.render_id, type(exc).__name__, exc)
+        yield {"type": "error", "message": clip(str(exc) or type(exc).__name__, MESSAGE_LIMIT)}
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -113,6 +113,7 @@ from ._http import (
     read_json_object,
     stream_format,
     success_response,
+    template_events,
     template_progress,
 )
 from .config import WebConfig
@@ -448,29 +449,10 @@ class RemotionWeb:
         extra: dict[str, Any] = {"hub": hub} if hub is not None else {}
         return watch(self.client, handle, options, **extra)
 
-    async def _stream(self, handle: RenderHandle) -> AsyncIterator[dict[str, Any]]:
-        """A render's events in the template's shapes: started, progress (never
-        decreasing), then done or error (a watch that gives up is an error line too)."""
-        yield {"type": "started", "renderId": handle.render_id,
-               "bucketName": handle.bucket_name}
-        shown = 0.0
-        detailed = self.config.detailed_progress
-        events = self._watch(handle)
-        try:
-            async for event in events:
-                shape = template_progress(event, detailed=detailed)
-                if isinstance(event, Progress):
-                    shown = max(shown, event.progress)
-                    shape["progress"] = shown
-                yield shape
-        except Exception as exc:  # the render may go on; this stream cannot tell
-            logger.warning("Watching render %s for a stream failed: %s: %s",
-                           handle.render_id, type(exc).__name__, exc)
-            yield {"type": "error", "message": clip(str(exc) or type(exc).__name__, 1000)}
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+    def _stream(self, handle: RenderHandle) -> AsyncIterator[dict[str, Any]]:
+        """A render's events in the template's shapes (see :func:`template_events`)."""
+        return template_events(handle, self._watch(handle),
+                               detailed=self.config.detailed_progress)
 
     async def _progress(self, request: Request) -> Response:
         body = await read_json_object(request, self.config.max_body_bytes)
