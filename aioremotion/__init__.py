@@ -67,6 +67,8 @@ _EXPORTS: dict[str, str] = {
     "Failed": "events",
     "RenderEvent": "events",
     "RenderFailed": "events",
+    "Started": "events",
+    "RenderStream": "streaming",
     "PollPolicy": "schedule",
     "WatchOptions": "watching",
     "WatchError": "watching",
@@ -122,11 +124,13 @@ __all__ = [  # literal, so type checkers see the re-exports; a test keeps it equ
     "RenderNotFoundError",
     "RenderProgress",
     "RenderStillOptions",
+    "RenderStream",
     "RequestNotSentError",
     "RequestTimeoutError",
     "S3OutputPrefix",
     "SequenceManifest",
     "StartOutcomeUnknownError",
+    "Started",
     "StillRenderNotSupportedError",
     "StillResult",
     "ThrottleRetry",
@@ -185,7 +189,7 @@ if TYPE_CHECKING:
         VersionMismatchError,
         WrongRegionError,
     )
-    from .events import Done, Failed, Progress, RenderEvent, RenderFailed
+    from .events import Done, Failed, Progress, RenderEvent, RenderFailed, Started
     from .fanout import Batch, BatchFailed, BatchObserver, Job, JobResult, render_many
     from .handles import RenderHandle, StillResult
     from .progress_reader import ProgressRead, ProgressReader
@@ -204,4 +208,5 @@ if TYPE_CHECKING:
     from .retry import ThrottleRetry
     from .schedule import PollPolicy
     from .shortcuts import render
+    from .streaming import RenderStream
     from .watching import WatchError, WatchOptions, wait, watch

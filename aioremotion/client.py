@@ -80,6 +80,7 @@ __all__ = ["RemotionLambda"]
 
 if TYPE_CHECKING:
     from .events import Done, Failed, Progress
+    from .streaming import RenderStream
     from .watching import WatchOptions
 
 Options = TypeVar("Options", RenderMediaOptions, RenderFramesOptions, RenderStillOptions,
@@ -433,6 +434,50 @@ class RemotionLambda:
         from .watching import wait
 
         return await wait(self, render, options, **kwargs)
+
+    def render_and_stream(self, options: RenderMediaOptions | Mapping[str, Any] | None = None,
+                          /, *, watch_options: WatchOptions | None = None, hub: Any = None,
+                          cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
+                          **kwargs: Unpack[RenderMediaKwargs]) -> RenderStream:
+        """Start a render and stream its events (``renderMediaOnLambdaAndStream``):
+        ``Started``, ``Progress``…, then ``Done`` or ``Failed``. The options are checked
+        now; the start is sent on the first iteration. Leaving the loop never cancels the
+        render unless ``cancel_on_exit``; ``watch_options`` and ``hub`` go to
+        :func:`aioremotion.watch`. See :mod:`aioremotion.streaming`.
+
+        Example::
+
+            async with remotion.render_and_stream(serve_url="my-site",
+                                                  composition="HelloWorld") as events:
+                async for event in events:
+                    print(event.type)   # started, progress, ..., done
+        """
+        from .streaming import RenderStream
+
+        opts = self._options(RenderMediaOptions, options, kwargs)
+        return RenderStream(self, lambda: self.render_media(opts, throttle_retry=throttle_retry),
+                            watch_options=watch_options, hub=hub, cancel_on_exit=cancel_on_exit)
+
+    def render_frames_and_stream(
+            self, options: RenderFramesOptions | Mapping[str, Any] | None = None, /, *,
+            watch_options: WatchOptions | None = None, hub: Any = None,
+            cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
+            **kwargs: Unpack[RenderFramesKwargs]) -> RenderStream:
+        """:meth:`render_and_stream` for an image sequence (``renderFramesOnLambdaAndStream``):
+        its ``Done`` has ``output_sequence``.
+
+        Example::
+
+            async for event in remotion.render_frames_and_stream(serve_url="my-site",
+                                                                 composition="HelloWorld"):
+                if event.type == "done":
+                    manifest = await remotion.read_manifest(event)
+        """
+        from .streaming import RenderStream
+
+        opts = self._options(RenderFramesOptions, options, kwargs)
+        return RenderStream(self, lambda: self.render_frames(opts, throttle_retry=throttle_retry),
+                            watch_options=watch_options, hub=hub, cancel_on_exit=cancel_on_exit)
 
     async def render(self, options: RenderMediaOptions | Mapping[str, Any] | None = None, /,
                      *, watch_options: WatchOptions | None = None,

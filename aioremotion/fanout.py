@@ -41,7 +41,7 @@ from .errors import (
     RemotionError,
     StartOutcomeUnknownError,
 )
-from .events import Done, Failed, Progress
+from .events import Done, Failed, Progress, Started
 from .handles import RenderHandle
 from .protocol.options import RenderMediaOptions
 from .recovery import find_tagged_renders, new_tag, tag_options
@@ -79,16 +79,6 @@ class Job:
     key: str | None = None
     render: RenderHandle | None = None
     job_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Started:
-    """The event of a job whose render was accepted by the function (``resumed``: a
-    render started earlier, now watched again)."""
-
-    render: RenderHandle
-    type: Literal["started"] = "started"
-    resumed: bool = False
 
 
 @dataclass(frozen=True)

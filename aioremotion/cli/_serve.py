@@ -15,7 +15,7 @@ from ._common import EXIT_OK, CliError
 if TYPE_CHECKING:
     from ..emulator import EmulatorConfig, RemotionEmulator
 
-__all__ = ["add_parsers", "banner"]
+__all__ = ["add_parsers", "banner", "local_app"]
 
 
 def add_parsers(sub: Any) -> None:
@@ -118,12 +118,32 @@ async def _has_credentials() -> bool:
     return True
 
 
+async def local_app(stack: AsyncExitStack, *, real: bool = True) -> tuple[Any, RemotionEmulator]:
+    """What ``aioremotion serve --local`` serves: the web app on a local emulator (real
+    H.264 unless ``real=False``), both closed with ``stack``; and the emulator.
+
+    Example::
+
+        async with AsyncExitStack() as stack:
+            app, emulator = await local_app(stack)
+            await uvicorn.Server(uvicorn.Config(app, port=8000)).serve()
+    """
+    from ..emulator import EmulatorConfig, RemotionEmulator
+    from ..web import WebConfig, create_app
+
+    emulator = await _start(stack, RemotionEmulator(config=EmulatorConfig(real_encoding=real)))
+    client = await stack.enter_async_context(emulator.client())
+    composition = environment.setting("composition") or "HelloWorld"
+    config = WebConfig.from_env({**os.environ, **emulator.env}, composition=composition)
+    return create_app(config, client=client), emulator
+
+
 async def serve_command(args: argparse.Namespace) -> int:
     """``aioremotion serve``: the web app under uvicorn."""
     try:
         import uvicorn
 
-        from ..web import WebConfig, create_app
+        from ..web import create_app
     except ImportError as exc:
         raise CliError(f"serve needs the web extra ({exc}): pip install "
                        "'aioremotion[web]'") from exc
@@ -134,15 +154,7 @@ async def serve_command(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             local = True
         if local:
-            from ..emulator import EmulatorConfig, RemotionEmulator
-
-            emulator = await _start(
-                stack, RemotionEmulator(config=EmulatorConfig(real_encoding=args.real)))
-            client = await stack.enter_async_context(emulator.client())
-            composition = environment.setting("composition") or "HelloWorld"
-            config = WebConfig.from_env({**os.environ, **emulator.env},
-                                        composition=composition)
-            app = create_app(config, client=client)
+            app, emulator = await local_app(stack, real=args.real)
             print(f"rendering on a local emulator ({emulator.config.outputs}; site "
                   f"{emulator.serve_url})", file=sys.stderr)
         else:

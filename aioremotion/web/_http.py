@@ -1,18 +1,29 @@
 """HTTP plumbing of the web backend: reading bodies within limits, the template's reply
-envelopes, and quoting user input in error messages without echoing it whole."""
+envelopes, event streams (NDJSON and Server-Sent Events), and quoting user input in error
+messages without echoing it whole."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
 
+import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ..events import Done, Failed, Progress
+from ..handles import RenderHandle
 from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 
-__all__ = ["ApiError", "clip", "echo", "error_response", "json_type", "read_body",
-           "read_json_object", "success_response", "template_progress"]
+__all__ = ["NDJSON", "SSE", "ApiError", "EventStreamResponse", "StreamFormat", "clip", "echo",
+           "error_response", "event_frame", "json_type", "read_body", "read_json_object",
+           "stream_format", "success_response", "template_events", "template_progress"]
+
+logger = logging.getLogger("aioremotion.web")
 
 
 #: The most characters of a client's input an error message repeats.
@@ -153,3 +164,139 @@ def template_progress(event: Progress | Done | Failed, *, detailed: bool = False
     if detailed:
         return {**shape, **event.model_dump(mode="json", exclude_none=True)}
     return shape
+
+
+# ---------------------------------------------------------------- event streams
+
+#: The media type of newline-delimited JSON (template-react-router's render stream).
+NDJSON: Literal["application/x-ndjson"] = "application/x-ndjson"
+#: The media type of Server-Sent Events (``EventSource``).
+SSE: Literal["text/event-stream"] = "text/event-stream"
+StreamFormat = Literal["application/x-ndjson", "text/event-stream"]
+
+
+def stream_format(accept: str | None) -> StreamFormat | None:
+    """Which event stream an ``Accept`` header asks for: NDJSON, SSE, or ``None`` (a plain
+    JSON answer). NDJSON wins when both are accepted; ``q=0`` refuses a type.
+
+    >>> stream_format("application/x-ndjson")
+    'application/x-ndjson'
+    >>> stream_format("text/event-stream, application/json;q=0.5")
+    'text/event-stream'
+    >>> stream_format("*/*") is None, stream_format(None) is None
+    (True, True)
+    >>> stream_format("application/x-ndjson;q=0, text/event-stream")
+    'text/event-stream'
+    """
+    wanted: set[str] = set()
+    for item in (accept or "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        refused = any(p.replace(" ", "").lower() in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+                      for p in params)
+        if media and not refused:
+            wanted.add(media.lower())
+    if NDJSON in wanted:
+        return NDJSON
+    if SSE in wanted:
+        return SSE
+    return None
+
+
+def event_frame(shape: Mapping[str, Any], fmt: StreamFormat) -> bytes:
+    """One event on the wire: a JSON line (NDJSON), or an SSE event named by its
+    ``type`` whose ``data`` is the same JSON.
+
+    >>> event_frame({"type": "progress", "progress": 0.5}, NDJSON)
+    b'{"type":"progress","progress":0.5}\\n'
+    >>> event_frame({"type": "progress", "progress": 0.5}, SSE)
+    b'event: progress\\ndata: {"type":"progress","progress":0.5}\\n\\n'
+    """
+    data = json.dumps(shape, separators=(",", ":"), ensure_ascii=False)
+    if fmt == NDJSON:
+        return (data + "\n").encode()
+    return f"event: {shape['type']}\ndata: {data}\n\n".encode()
+
+
+class EventStreamResponse(Response):
+    """A streamed answer of events that stops producing them the moment the client goes
+    away: the body and a listener for ``http.disconnect`` run side by side and the first
+    to end cancels the other, whatever the server's ASGI version (Starlette's
+    StreamingResponse only notices a disconnect at the next write on ASGI 2.4 servers,
+    which may be many seconds later). Never buffered by proxies (``X-Accel-Buffering``).
+
+    Example::
+
+        async def events():
+            yield {"type": "progress", "progress": 0.5}
+        return EventStreamResponse(events(), NDJSON)
+    """
+
+    def __init__(self, events: AsyncIterator[Mapping[str, Any]], fmt: StreamFormat) -> None:
+        # not Response.__init__: it would declare a Content-Length of the (empty) body
+        self.status_code = 200
+        self.media_type = fmt
+        self.background = None
+        self.init_headers({"Cache-Control": "no-cache, no-transform",
+                           "X-Accel-Buffering": "no"})
+        self.events = events
+        self.format: StreamFormat = fmt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def write() -> None:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            try:
+                async for shape in self.events:
+                    await send({"type": "http.response.body",
+                                "body": event_frame(shape, self.format), "more_body": True})
+            finally:
+                aclose = getattr(self.events, "aclose", None)
+                if aclose is not None:
+                    with anyio.CancelScope(shield=True):
+                        await aclose()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def listen() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        async with anyio.create_task_group() as tg:
+            async def run(job: Any) -> None:
+                with contextlib.suppress(OSError):  # the client went away mid-write
+                    await job()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(run, write)
+            tg.start_soon(run, listen)
+
+
+async def template_events(render: RenderHandle,
+                          events: AsyncIterator[Progress | Done | Failed], *,
+                          detailed: bool = False) -> AsyncIterator[dict[str, Any]]:
+    """A render's stream in template-react-router's shapes: ``started`` (render id and
+    bucket), ``progress`` (never decreasing, whatever ``events`` say), then ``done`` or
+    ``error``; a watch that raises (say, gives up) ends with an ``error`` line. Closes
+    ``events`` when closed itself.
+
+    Example::
+
+        async for shape in template_events(handle, watch(remotion, handle)):
+            print(json.dumps(shape))   # {"type":"started","renderId":…,"bucketName":…} …
+    """
+    yield {"type": "started", "renderId": render.render_id, "bucketName": render.bucket_name}
+    shown = 0.0
+    try:
+        async for event in events:
+            shape = template_progress(event, detailed=detailed)
+            if isinstance(event, Progress):
+                shown = max(shown, event.progress)
+                shape["progress"] = shown
+            yield shape
+    except Exception as exc:  # the render may go on; this stream cannot tell
+        logger.warning("Watching render %s for a stream failed: %s: %s",
+                       render.render_id, type(exc).__name__, exc)
+        yield {"type": "error", "message": clip(str(exc) or type(exc).__name__, MESSAGE_LIMIT)}
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,11 +1,28 @@
-"""The web backend: the API of Remotion's Next.js template, on Starlette.
+"""The web backend: the API of Remotion's Next.js template (and the render stream of its
+React Router template), on Starlette.
 
-Routes (the template's contract; every reply is JSON):
+Routes (the templates' contract; every reply is JSON, or a stream of JSON events when the
+request's ``Accept`` asks for one):
 
 ``POST /api/lambda/render``
     ``{"id": <composition>, "inputProps": {...}}`` starts a render and answers
     ``{"type":"success","data":{"renderId":…,"bucketName":…,"cloudWatchLogs":…,…}}``
     (what ``renderMediaOnLambda`` resolves to in JavaScript).
+    With ``Accept: application/x-ndjson`` the same request answers a stream instead,
+    template-react-router's: one JSON object a line, ``{"type":"started","renderId":…,
+    "bucketName":…}``, then ``{"type":"progress","progress":…}``… (never decreasing,
+    at least the progress floor), then ``{"type":"done","url":…,"size":…}`` or
+    ``{"type":"error","message":…}``. With ``Accept: text/event-stream`` the same events
+    come as Server-Sent Events (``event: started|progress|done|error``, ``data:`` the same
+    JSON). An error before the render started (invalid input, a refused start) is a
+    non-OK JSON answer ``{"type":"error","message":…}`` as without the header. A client
+    that disconnects stops the watch at once; the render goes on.
+``GET /api/lambda/progress?id=<renderId>&bucketName=<bucket>``
+    The events of a render started earlier, as Server-Sent Events (or NDJSON with that
+    ``Accept``): what a page's ``EventSource`` (which can only GET) listens to. Starting
+    a render stays a POST (an ``EventSource`` reconnects on its own; a reconnect here only
+    watches again). Close the ``EventSource`` on ``done``/``error``. An unknown render
+    is a 404 JSON answer (one progress read before the stream starts).
 ``POST /api/lambda/progress``
     ``{"id": <renderId>, "bucketName": …}`` reads progress.json once and answers
     ``{"type":"success","data": P}`` where ``P`` is ``{"type":"progress","progress":…}``
@@ -58,6 +75,7 @@ or pass ``client=`` a :class:`~aioremotion.RemotionLambda` you open yourself.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -77,19 +95,25 @@ from starlette.routing import BaseRoute, Route
 from .. import environment
 from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
+from ..events import Done, Failed, Progress
 from ..handles import RenderHandle
 from ..protocol.naming import check_bucket_name, check_render_id
-from ..protocol.schedule import PollPolicy
 from ..protocol.watch import progress_event
+from ..watching import live_watch_options, watch
 from ._http import (
+    SSE,
     ApiError,
+    EventStreamResponse,
+    StreamFormat,
     clip,
     echo,
     error_response,
     json_type,
     read_body,
     read_json_object,
+    stream_format,
     success_response,
+    template_events,
     template_progress,
 )
 from .config import WebConfig
@@ -127,8 +151,9 @@ BUCKET_UNKNOWN_MESSAGE = (
     "Its operator should set REMOTION_BUCKET to the name of the render bucket (the server "
     "log has the details)."
 )
-#: How often the demo page polls the progress route (a person watches it).
-_DEMO_POLICY = PollPolicy.interactive()
+#: How often a streamed render's progress is re-sent while it does not move (seconds):
+#: keeps proxies from closing an idle stream; the page sees the same progress again.
+STREAM_HEARTBEAT_S = 10.0
 
 
 class RemotionWeb:
@@ -299,7 +324,7 @@ class RemotionWeb:
         """The routes: render, progress, the webhook (when a secret is set) and the page."""
         routes: list[BaseRoute] = [
             Route("/api/lambda/render", self.render, methods=["POST"], name="lambda-render"),
-            Route("/api/lambda/progress", self.progress, methods=["POST"],
+            Route("/api/lambda/progress", self.progress, methods=["POST", "GET"],
                   name="lambda-progress"),
         ]
         if self.webhooks is not None:
@@ -336,7 +361,10 @@ class RemotionWeb:
         return await self._answer(self._render, request)
 
     async def progress(self, request: Request) -> Response:
-        """``POST /api/lambda/progress``: one progress read."""
+        """``POST /api/lambda/progress``: one progress read; ``GET``: the render's events
+        as a stream (for ``EventSource``)."""
+        if request.method == "GET":
+            return await self._answer(self._progress_stream, request)
         return await self._answer(self._progress, request)
 
     async def webhook(self, request: Request) -> Response:
@@ -394,13 +422,50 @@ class RemotionWeb:
             raise ApiError(400, f'"inputProps" must be a JSON object; got '
                                 f"{json_type(input_props)}")
         self._guard()
+        fmt = stream_format(request.headers.get("accept"))
+        # an error up to here (and in the start) is a JSON answer, streamed or not
         handle = await self.client.render_media(self.render_options(composition, input_props))
         self.buckets.add(handle.bucket_name)
-        return success_response(handle.js_result())
+        if fmt is None:
+            return success_response(handle.js_result())
+        return EventStreamResponse(self._stream(handle), fmt)
+
+    async def _progress_stream(self, request: Request) -> Response:
+        fmt: StreamFormat = stream_format(request.headers.get("accept")) or SSE
+        handle = await self._progress_handle(request.query_params.get("id"),
+                                             request.query_params.get("bucketName"))
+        await self.client.get_progress(handle)  # an unknown render: 404 now, not a stream
+        return EventStreamResponse(self._stream(handle), fmt)
+
+    def _watch(self, handle: RenderHandle) -> AsyncIterator[Progress | Done | Failed]:
+        """The one way the app watches a render for a stream: a person's cadence (polls on
+        :meth:`PollPolicy.interactive() <aioremotion.schedule.PollPolicy.interactive>`,
+        the template's progress floor, a heartbeat every :data:`STREAM_HEARTBEAT_S`),
+        through the app's outcome hub when it has one."""
+        options = dataclasses.replace(live_watch_options(heartbeat_s=STREAM_HEARTBEAT_S),
+                                      progress_floor=self.config.progress_floor)
+        hub = getattr(self, "hub", None)
+        # (a dict: type-checks both before and after watch() takes hub=)
+        extra: dict[str, Any] = {"hub": hub} if hub is not None else {}
+        return watch(self.client, handle, options, **extra)
+
+    def _stream(self, handle: RenderHandle) -> AsyncIterator[dict[str, Any]]:
+        """A render's events in the template's shapes (see :func:`template_events`)."""
+        return template_events(handle, self._watch(handle),
+                               detailed=self.config.detailed_progress)
 
     async def _progress(self, request: Request) -> Response:
         body = await read_json_object(request, self.config.max_body_bytes)
-        render_id, bucket = body.get("id"), body.get("bucketName")
+        handle = await self._progress_handle(body.get("id"), body.get("bucketName"))
+        progress = await self.client.get_progress(handle)
+        # one read: the watch machine's single step (a launch that died is an error here too)
+        event = progress_event(progress, handle.progress_context(),
+                               floor=self.config.progress_floor)
+        return success_response(template_progress(event, detailed=self.config.detailed_progress))
+
+    async def _progress_handle(self, render_id: Any, bucket: Any) -> RenderHandle:
+        """The handle of a render a client names by id and bucket, checked (400 before any
+        AWS call, then the bucket allow-list)."""
         if not isinstance(render_id, str):
             raise ApiError(400, '"id" must be the renderId that /api/lambda/render returned; '
                                 f"got {json_type(render_id)}")
@@ -428,17 +493,12 @@ class RemotionWeb:
         self._guard()
         await self._check_bucket(bucket)
         client = self.client
-        handle = RenderHandle(
+        return RenderHandle(
             render_id=render_id,
             bucket_name=bucket,
             region=client.region,
             function_name=self.config.function_name or client.function_name,
         )
-        progress = await client.get_progress(handle)
-        # one read: the watch machine's single step (a launch that died is an error here too)
-        event = progress_event(progress, handle.progress_context(),
-                               floor=self.config.progress_floor)
-        return success_response(template_progress(event, detailed=self.config.detailed_progress))
 
     async def _webhook(self, request: Request) -> Response:
         if self.webhooks is None:  # not routed without a secret
@@ -455,10 +515,6 @@ class RemotionWeb:
             "composition": self.config.composition or "HelloWorld",
             "renderUrl": request.url_for("lambda-render").path,
             "progressUrl": request.url_for("lambda-progress").path,
-            # the page is watched by a person: PollPolicy.interactive()'s cadence (every
-            # 0.5 s while progress moves, easing to 1 s while it does not)
-            "pollIntervalMs": round(_DEMO_POLICY.base_s * 1000),
-            "maxPollIntervalMs": round(_DEMO_POLICY.cap_s * 1000),
         }
         # "<" escaped: the JSON sits inside a <script> element
         data = json.dumps(settings).replace("<", "\\u003c")

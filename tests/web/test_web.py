@@ -872,9 +872,10 @@ async def test_demo_page(emulator: RemotionEmulator) -> None:
         assert element in page.text
     settings = json.loads(page.text.split('<script id="settings" type="application/json">')[1]
                           .split("</script>")[0])
+    # the page streams the render's events (NDJSON) instead of polling
     assert settings == {"composition": "Square", "renderUrl": "/api/lambda/render",
-                        "progressUrl": "/api/lambda/progress", "pollIntervalMs": 500,
-                        "maxPollIntervalMs": 1000}  # PollPolicy.interactive()
+                        "progressUrl": "/api/lambda/progress"}
+    assert "application/x-ndjson" in page.text and "getReader()" in page.text
 
 
 async def test_mounted_under_a_prefix_with_the_parent_running_its_lifespan(
