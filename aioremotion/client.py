@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -29,6 +29,7 @@ from . import _redact, environment
 from ._aws import MISSING_REGION, AwsSettings, region_from_environment, version_from_environment
 from .buckets import RenderBuckets
 from .errors import InvalidOptionsError
+from .following import Following
 from .function_versions import FunctionVersions, require_function_name_for_auto
 from .handles import RenderHandle, StillResult, handle_for
 from .invoking import Invoker
@@ -79,15 +80,13 @@ from .uploads import prepare_input_props
 __all__ = ["RemotionLambda"]
 
 if TYPE_CHECKING:
-    from .events import Done, Failed, Progress
-    from .streaming import RenderStream
-    from .watching import WatchOptions
+    from .events import Done
 
 Options = TypeVar("Options", RenderMediaOptions, RenderFramesOptions, RenderStillOptions,
                   CompositionsOptions)
 
 
-class RemotionLambda:
+class RemotionLambda(Following):
     """Async client of Remotion Lambda (use it with ``async with``).
 
     Args:
@@ -418,70 +417,3 @@ class RemotionLambda:
     async def remotion_buckets(self) -> list[str]:
         """Every ``remotionlambda-*`` bucket of the region (normally one)."""
         return await self._buckets.all()
-
-    # ------------------------------------------------------------ watching
-
-    def watch(self, render: RenderHandle | str, options: WatchOptions | None = None,
-              **kwargs: Any) -> AsyncIterator[Progress | Done | Failed]:
-        """``aioremotion.watch(self, render, ...)``: the render's events."""
-        from .watching import watch
-
-        return watch(self, render, options, **kwargs)
-
-    async def wait(self, render: RenderHandle | str, options: WatchOptions | None = None,
-                   **kwargs: Any) -> Done:
-        """``aioremotion.wait(self, render, ...)``: Done, or raises RenderFailed."""
-        from .watching import wait
-
-        return await wait(self, render, options, **kwargs)
-
-    def render_and_stream(self, options: RenderMediaOptions | Mapping[str, Any] | None = None,
-                          /, *, watch_options: WatchOptions | None = None, hub: Any = None,
-                          cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
-                          **kwargs: Unpack[RenderMediaKwargs]) -> RenderStream:
-        """Start a render and stream its events (``renderMediaOnLambdaAndStream``):
-        ``Started``, ``Progress``…, then ``Done`` or ``Failed``. The options are checked
-        now; the start is sent on the first iteration. Leaving the loop never cancels the
-        render unless ``cancel_on_exit``; ``watch_options`` and ``hub`` go to
-        :func:`aioremotion.watch`. See :mod:`aioremotion.streaming`.
-
-        Example::
-
-            async with remotion.render_and_stream(serve_url="my-site",
-                                                  composition="HelloWorld") as events:
-                async for event in events:
-                    print(event.type)   # started, progress, ..., done
-        """
-        from .streaming import RenderStream
-
-        opts = self._options(RenderMediaOptions, options, kwargs)
-        return RenderStream(self, lambda: self.render_media(opts, throttle_retry=throttle_retry),
-                            watch_options=watch_options, hub=hub, cancel_on_exit=cancel_on_exit)
-
-    def render_frames_and_stream(
-            self, options: RenderFramesOptions | Mapping[str, Any] | None = None, /, *,
-            watch_options: WatchOptions | None = None, hub: Any = None,
-            cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
-            **kwargs: Unpack[RenderFramesKwargs]) -> RenderStream:
-        """:meth:`render_and_stream` for an image sequence (``renderFramesOnLambdaAndStream``):
-        its ``Done`` has ``output_sequence``.
-
-        Example::
-
-            async for event in remotion.render_frames_and_stream(serve_url="my-site",
-                                                                 composition="HelloWorld"):
-                if event.type == "done":
-                    manifest = await remotion.read_manifest(event)
-        """
-        from .streaming import RenderStream
-
-        opts = self._options(RenderFramesOptions, options, kwargs)
-        return RenderStream(self, lambda: self.render_frames(opts, throttle_retry=throttle_retry),
-                            watch_options=watch_options, hub=hub, cancel_on_exit=cancel_on_exit)
-
-    async def render(self, options: RenderMediaOptions | Mapping[str, Any] | None = None, /,
-                     *, watch_options: WatchOptions | None = None,
-                     **kwargs: Unpack[RenderMediaKwargs]) -> Done:
-        """Start a render and wait for it: Done, or raises RenderFailed."""
-        handle = await self.render_media(options, **kwargs)
-        return await self.wait(handle, watch_options)
