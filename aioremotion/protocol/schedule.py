@@ -312,7 +312,9 @@ class PollSchedule:
         chunks). A new stage starts a new fit, whose first line is drawn from when the
         stage began: its first read if nothing was done yet (the prediction errs early),
         else midway between that read and the previous one, so that one read of a stage
-        under way already predicts its end.
+        under way already predicts its end. While the last stage has no prediction yet,
+        the reads come at half ``base_s`` (at least ``near_finish_s``, backing off while
+        nothing changes): a short combine may end before it shows any progress.
         ``last_stage=False`` says that the predicted end is not the render's finish: one
         read is landed on it (to see the next stage begin) instead of the tight
         near-finish cadence, which is kept for the end of the last stage.
@@ -373,6 +375,10 @@ class PollSchedule:
         else:
             delay = policy.base_s if self._idle == 0 else self._jittered(self._ceiling(self._idle))
             delay = self._towards_finish(now, delay)
+            if self._finish is None and self._last_stage and self._stage is not None:
+                # The last stage began and nothing predicts its end yet (a short combine
+                # shows no progress before it is over): its end is near, whatever it is.
+                delay = min(delay, self._unpredicted_last_stage())
         if self.deadline is not None:
             delay = min(delay, self.deadline - now)
         return max(policy.floor_s, delay)
@@ -436,6 +442,13 @@ class PollSchedule:
         floor = self.policy.floor_s
         return ceiling - self.policy.jitter * self._rng.random() * (ceiling - floor)
 
+    def _unpredicted_last_stage(self) -> float:
+        """The wait while the last stage shows no rate: half ``base_s`` (at least
+        ``near_finish_s``), growing with the backoff while nothing changes."""
+        policy = self.policy
+        first = max(policy.near_finish_s, policy.base_s / 2)
+        return min(policy.cap_s, first * policy.backoff ** min(self._idle, 32))
+
     def _near_finish(self, now: float) -> bool:
         if self._finish is None or not self._last_stage:
             return False
@@ -495,7 +508,10 @@ def _stage_origin(previous: float | None, now: float, progress: float | None) ->
     """When a stage first seen at ``now`` began, for the first line of its fit.
 
     Seen with nothing done yet: now (erring towards an early finish: a read too many, not
-    a late one). Seen already under way: between the previous read, which showed another
+    a late one), so a caller whose stage may be seen before its work begins passes the
+    stage only once its work shows (the watch machine tells the schedule ``frames`` once
+    a frame is rendered: the renderers start 1-3 s after the metadata is written). Seen
+    already under way: between the previous read, which showed another
     stage, and this one; the midpoint is the estimate, so one read of a stage under way
     gives an ETA. Unknown (None) on the very first read.
 

@@ -30,24 +30,26 @@ Example (a fake clock and scripted reads; no event loop):
     ...     "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec", region="us-east-1",
     ...     render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abcdefghij")
     >>> machine = WatchMachine(ctx, start=0.0, rng=random.Random(0))
-    >>> machine.next_action(0.0)                  # the first read is immediate
+    >>> machine.next_action(0.0)                  # the first read waits first_delay_s
+    Sleep(seconds=0.25)
+    >>> machine.next_action(0.25)
     Read(if_none_match=None)
     >>> body = b'{"functionLaunched": 1760000000000, "lambdasInvoked": 1}'
     >>> event = machine.receive(ReadOk(body, etag='"v1"'), now_ms=1_760_000_000_200)
     >>> event.type, round(event.progress, 4)
     ('progress', 0.0333)
-    >>> machine.next_action(0.0)                  # it changed: read again at base_s
+    >>> machine.next_action(0.25)                 # it changed: read again at base_s
     Sleep(seconds=0.5)
-    >>> machine.next_action(0.5)
+    >>> machine.next_action(0.75)
     Read(if_none_match='"v1"')
     >>> machine.receive(NotModified(), now_ms=1_760_000_000_700) is None   # nothing new
     True
-    >>> round(machine.next_action(0.5).seconds, 3)  # unchanged: back off, with jitter
+    >>> round(machine.next_action(0.75).seconds, 3)  # unchanged: back off, with jitter
     0.367
-    >>> machine.next_action(0.9)
+    >>> machine.next_action(1.2)
     Read(if_none_match='"v1"')
     >>> machine.receive(PermanentError(PermissionError("no")))
-    >>> machine.next_action(1.0), machine.finished
+    >>> machine.next_action(1.3), machine.finished
     (Abort(error=PermissionError('no')), True)
 """
 
@@ -308,6 +310,8 @@ class WatchMachine:
         ...     "timeToCombine": 900, "lambdasInvoked": 1}
         >>> machine = WatchMachine(ctx, start=0.0)
         >>> machine.next_action(0.0)
+        Sleep(seconds=0.25)
+        >>> machine.next_action(0.25)
         Read(if_none_match=None)
         >>> machine.receive(ReadOk(json.dumps(combined).encode(), etag='"e"'),
         ...                 now_ms=1_760_000_010_000) is None
@@ -351,7 +355,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         self.schedule: PollSchedule = PollSchedule(
             self.options.policy, rng=rng if rng is not None else _SHARED_RNG, start=start
         )
-        self._state: _State = "read"
+        self._state: _State = "sleep"  # the first read waits the policy's first_delay_s
         self._now = start
         self._etag: str | None = None
         self._raw: bytes | None = None
@@ -520,7 +524,13 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             return self._finish(event)
         self._best = max(self._best, event.progress)
         stage, stage_progress = render_stage(progress)
-        self.schedule.observe(now, changed=changed, progress=stage_progress, stage=stage,
+        measured: str = stage
+        if stage == "frames" and not stage_progress:
+            # The metadata is written before the renderers are invoked (1-3 s of invoke
+            # latency): the frames' rate is measured from the first rendered frame, their
+            # start placed between the last read without one and the first with one.
+            measured, stage_progress = "starting", None
+        self.schedule.observe(now, changed=changed, progress=stage_progress, stage=measured,
                               last_stage=stage == "combine")
         eta = self.schedule.eta(now)
         event = event.model_copy(update={"progress": self._best, "eta_seconds": eta})
