@@ -75,6 +75,10 @@ class Progress(_Event):
     eta_seconds: float | None = None
     #: True when re-sent by the heartbeat without a change.
     heartbeat: bool = False
+    #: True when ``progress`` is estimated between two reads (from the current stage's
+    #: measured rate, never beyond the next stage's start); the counters are the last
+    #: read's. Only watches asked for it send these (``WatchOptions.estimate_every_s``).
+    estimated: bool = False
 
     def _repr_html_(self) -> str:
         return progress_html(self)

@@ -393,6 +393,27 @@ class PollSchedule:
             return None
         return max(0.0, self._finish - now)
 
+    def stage_estimate(self, now: float) -> float | None:
+        """The current stage's progress (0..1) predicted at ``now``: along a line from the
+        last sample to the predicted end, never below that sample, never beyond 1 (the
+        next stage's start). None without a prediction.
+
+        Example:
+            >>> s = PollSchedule(PollPolicy.default(), start=0.0)
+            >>> s.observe(1.0, changed=True, progress=0.2, stage="frames")
+            >>> s.observe(2.0, changed=True, progress=0.4, stage="frames")
+            >>> s.stage_estimate(2.5), s.stage_estimate(9.0)   # 0.2 a second, then held
+            (0.5, 1.0)
+        """
+        now = _finite("now", now)
+        finish = self._finish
+        if finish is None or not self._samples:
+            return None
+        t, p = self._samples[-1]
+        if finish <= t:
+            return p
+        return min(1.0, max(p, p + (1.0 - p) * (now - t) / (finish - t)))
+
     @property
     def predicted_finish(self) -> float | None:
         """The predicted time (same clock as ``now``) progress reaches 1, or None."""

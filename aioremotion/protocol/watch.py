@@ -65,6 +65,9 @@ from .events import Done, Failed, Progress, event_from_progress, render_stage
 from .naming import launch_logs_url
 from .progress import (
     NOT_CHECKED,
+    WEIGHT_COMBINING,
+    WEIGHT_ENCODING,
+    WEIGHT_FRAMES,
     OutputHead,
     OutputHeadRequest,
     ProgressContext,
@@ -130,6 +133,11 @@ METADATA_GRACE_MS: Final = 20_000
 
 _NO_SOURCE: Final = object()
 
+#: A read is due this close to its time (a loop's sleeps never land exactly on it).
+_READ_TOLERANCE_S: Final = 1e-3
+#: Estimates closer than this to what was sent are not sent (a 0.01 % step moves no bar).
+_MIN_ESTIMATE_STEP: Final = 1e-4
+
 
 # ---------------------------------------------------------------- options
 
@@ -147,6 +155,9 @@ class WatchOptions:
     progress.json is tolerated; ``max_consecutive_errors``: transient errors in a row
     before the watch gives up; ``metadata_grace_s``: how long past its
     ``timeoutTimestamp`` a render may lack metadata before it is reported as crashed.
+    ``estimate_every_s``: between reads, send an estimated :class:`Progress`
+    (``estimated=True``) this often, from the current stage's measured rate (for live
+    displays: a bar fed by few reads then still moves; None, the default: only reads).
 
     Example:
         >>> WatchOptions(via="lambda", heartbeat_s=5).via
@@ -165,6 +176,7 @@ class WatchOptions:
     not_found_grace_s: float
     max_consecutive_errors: int
     metadata_grace_s: float
+    estimate_every_s: float | None
 
     def __init__(
         self,
@@ -175,6 +187,7 @@ class WatchOptions:
         not_found_grace_s: float = 10.0,
         max_consecutive_errors: int = 20,
         metadata_grace_s: float = METADATA_GRACE_MS / 1000,
+        estimate_every_s: float | None = None,
         *,
         source: Via | object = _NO_SOURCE,
     ) -> None:
@@ -185,6 +198,11 @@ class WatchOptions:
             via = source  # type: ignore[assignment]
         if via not in ("s3", "lambda"):
             raise InvalidOptionsError([("via", f"must be 's3' or 'lambda'; got {via!r}")])
+        if estimate_every_s is not None and (
+                isinstance(estimate_every_s, bool) or not isinstance(estimate_every_s, (int, float))
+                or not 0.0 < estimate_every_s < float("inf")):
+            raise InvalidOptionsError([("estimate_every_s", "must be a positive number of "
+                                        f"seconds, or None; got {estimate_every_s!r}")])
         values = {
             "policy": policy if policy is not None else PollPolicy.default(),
             "via": via,
@@ -193,6 +211,7 @@ class WatchOptions:
             "not_found_grace_s": not_found_grace_s,
             "max_consecutive_errors": max_consecutive_errors,
             "metadata_grace_s": metadata_grace_s,
+            "estimate_every_s": None if estimate_every_s is None else float(estimate_every_s),
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
@@ -271,7 +290,12 @@ def _differs(a: Progress, b: Progress) -> bool:
 #: One generator for every watch's jitter (a Random is 2.8 KB: 28 MB for 10,000 watches).
 _SHARED_RNG = random.Random()
 
-_State = Literal["read", "reading", "head", "sleep", "ended"]
+_State = Literal["read", "reading", "head", "sleep", "estimate", "ended"]
+
+#: How much of the overall progress each measured stage moves (Remotion's weights: the
+#: frames count as rendered and as encoded; the chunks move nothing; combining its tenth).
+_STAGE_WEIGHT: Final = {"frames": WEIGHT_FRAMES + WEIGHT_ENCODING, "chunks": 0.0,
+                        "combine": WEIGHT_COMBINING}
 
 
 class _HeadStep:
@@ -325,6 +349,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
     """
 
     __slots__ = (
+        "_basis",
         "_best",
         "_end",
         "_errors_in_row",
@@ -336,6 +361,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         "_now",
         "_pending",
         "_raw",
+        "_read_at",
         "_state",
         "context",
         "options",
@@ -367,6 +393,10 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         self._errors_in_row = 0
         self._first_missing: float | None = None
         self._end: Finished | GiveUp | Abort | None = None
+        self._read_at = start
+        # What an estimate extrapolates from: (the last read's progress, its stage's
+        # progress, how much of the overall progress that stage moves).
+        self._basis: tuple[float, float, float] | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -407,9 +437,19 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         """
         if self._end is not None:
             return self._end
+        every = self.options.estimate_every_s
         if self._state == "sleep":
+            delay = self.schedule.next_delay(now)
+            if every is None or self._last is None:
+                self._state = "read"
+                return Sleep(delay)
+            self._state, self._read_at = "estimate", now + delay
+            return Sleep(min(delay, every))
+        if self._state == "estimate":
+            assert every is not None
+            if now < self._read_at - _READ_TOLERANCE_S:
+                return Sleep(min(every, self._read_at - now), self._estimate(now))
             self._state = "read"
-            return Sleep(self.schedule.next_delay(now))
         if self._state == "head":
             assert self._pending is not None
             return Head(self._pending.request)
@@ -522,7 +562,8 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
                                metadata_grace_s=opts.metadata_grace_s)
         if not isinstance(event, Progress):
             return self._finish(event)
-        self._best = max(self._best, event.progress)
+        raw = event.progress
+        self._best = max(self._best, raw)
         stage, stage_progress = render_stage(progress)
         measured: str = stage
         if stage == "frames" and not stage_progress:
@@ -532,6 +573,9 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             measured, stage_progress = "starting", None
         self.schedule.observe(now, changed=changed, progress=stage_progress, stage=measured,
                               last_stage=stage == "combine")
+        weight = _STAGE_WEIGHT.get(measured)
+        self._basis = (None if weight is None or stage_progress is None
+                       else (raw, stage_progress, weight))
         eta = self.schedule.eta(now)
         event = event.model_copy(update={"progress": self._best, "eta_seconds": eta})
         last = self._last
@@ -540,8 +584,26 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             return event
         if opts.heartbeat_s is not None and now - self._last_sent_at >= opts.heartbeat_s:
             self._last_sent_at = now
-            return last.model_copy(update={"heartbeat": True, "eta_seconds": eta})
+            return last.model_copy(update={"heartbeat": True, "eta_seconds": eta,
+                                           "progress": self._best})
         return None
+
+    def _estimate(self, now: float) -> Progress | None:
+        """The progress predicted at ``now`` from the current stage's rate, if it is
+        ahead of everything sent so far (never backwards, never beyond the stage's end)."""
+        last, basis = self._last, self._basis
+        if last is None or basis is None:
+            return None
+        share = self.schedule.stage_estimate(now)
+        if share is None:
+            return None
+        progress, stage_share, weight = basis
+        estimate = min(1.0, progress + weight * max(0.0, share - stage_share))
+        if estimate <= self._best + _MIN_ESTIMATE_STEP:
+            return None
+        self._best, self._last_sent_at = estimate, now
+        return last.model_copy(update={"progress": estimate, "estimated": True,
+                                       "eta_seconds": self.schedule.eta(now)})
 
     def _not_found(self, message: str) -> Done | Failed | None:
         now = self._now
