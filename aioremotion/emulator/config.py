@@ -52,6 +52,16 @@ class EmulatorConfig:
     max_parallel_encoders: int = 2
     strict_payloads: bool = True
 
+    def real_s(self, ms: float) -> float:
+        """Real seconds for ``ms`` of simulated time (divided by ``speed``).
+
+        Example::
+
+            >>> EmulatorConfig(speed=4).real_s(1000)
+            0.25
+        """
+        return max(0.0, ms / 1000 / self.speed)
+
     @property
     def outputs(self) -> str:
         """What the renders produce, in the words of the command line's banner:

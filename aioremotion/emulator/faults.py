@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .config import EmulatorConfig
+
 
 @dataclass
 class ChunkFault:
@@ -43,6 +45,17 @@ class RenderFaults:
     def frame_factor(self) -> float:
         """The factor each frame's cost is multiplied by."""
         return 1.0 if self.slow_factor is None else self.slow_factor
+
+    def frame_s(self, config: EmulatorConfig) -> float:
+        """Real seconds one frame costs: the frame cost times this render's slow factor
+        (only frame work is slowed), divided by the speed factor."""
+        return config.real_s(config.frame_cost_ms * self.frame_factor)
+
+    def invoke_latency_s(self, config: EmulatorConfig) -> float:
+        """Real seconds an invocation takes to start: this render's own latency, else the
+        config's, divided by the speed factor (never slowed)."""
+        latency = self.invoke_latency_ms
+        return config.real_s(config.invoke_latency_ms if latency is None else latency)
 
     def take_chunk_fault(self, chunk: int) -> ChunkFault | None:
         for fault in self.chunk_faults:

@@ -8,7 +8,7 @@ fields (camelCase), so a FastAPI handler can ``return event``.
 Example:
     >>> Progress(progress=0.5, render_id="k1a2b3c4d5").model_dump(exclude_none=True)
     {'type': 'progress', 'progress': 0.5, 'renderId': 'k1a2b3c4d5', 'framesRendered': 0, \
-'chunks': 0, 'lambdasInvoked': 0, 'costSoFar': 0.0, 'heartbeat': False}
+'chunks': 0, 'lambdasInvoked': 0, 'costSoFar': 0.0, 'heartbeat': False, 'estimated': False}
     >>> event = RenderEvent.validate_python({"type": "done", "url": "https://x/o.mp4", "size": 3})
     >>> type(event).__name__, event.model_dump_json(include={"type", "url", "size"})
     ('Done', '{"type":"done","url":"https://x/o.mp4","size":3}')

@@ -35,8 +35,8 @@ async def test_speed_divides_the_write_interval_and_the_timeout_and_slow_scales_
             job = emulator.functions.launches[render.render_id]
             # the write interval and every duration in real seconds: simulated / speed
             assert job.writer._interval_s == 0.2 / 4
-            assert job._invoke_latency_s() == 2000.0 / 1000 / 4  # this render's own latency
-            assert job._frame_s() == 10.0 * 1000 / 1000 / 4       # only frames are slowed
+            assert job.faults.invoke_latency_s(config) == 2000.0 / 1000 / 4  # its own latency
+            assert job.faults.frame_s(config) == 10.0 * 1000 / 1000 / 4  # only frames slowed
             assert job._sleep_s(config.combine_cost_ms) == 0.1
             read = await remotion.progress_reader.read(render, if_none_match=None)
             assert read.raw is not None
