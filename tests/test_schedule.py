@@ -291,7 +291,7 @@ def test_a_stage_seen_under_way_predicts_its_end_from_one_read() -> None:
     assert s.eta(3.0) == pytest.approx(3.0)
     s.observe(4.0, changed=True, progress=0.5, stage="frames")  # then the samples' line
     assert s.predicted_finish == pytest.approx(6.0)
-    # a stage first seen with nothing done began at that read (the old rule)
+    # a stage first seen with nothing done began at that read (erring early)
     s.observe(6.5, changed=True, progress=0.0, stage="combine")
     assert s.predicted_finish is None
     s.observe(7.5, changed=True, progress=0.5, stage="combine")

@@ -21,10 +21,11 @@ command (and any other client) at it.
 
 Progress bars and messages go to stderr (plain, sparse lines when stderr is not a
 terminal); stdout carries only machine output (the written file's path, ``--json`` lines).
-``render``, ``still`` and ``watch`` poll on :meth:`PollPolicy.interactive()
-<aioremotion.schedule.PollPolicy.interactive>` (about two reads a second, for a live bar);
-``batch`` keeps the default policy. Errors name the flag that fixes them
-(``--function-name``, ``--region``, ``--remotion-version``, ``--serve-url``, ``--local``).
+``render``, ``still`` and ``watch`` watch with
+:func:`~aioremotion.watching.live_watch_options` (the default reads and, for the live bar,
+an estimated progress every 0.25 s between them); ``batch`` keeps the default options.
+Errors name the flag that fixes them (``--function-name``, ``--region``,
+``--remotion-version``, ``--serve-url``, ``--local``).
 
 Exit codes (:data:`aioremotion.cli._common.EXIT_CODES`):
 

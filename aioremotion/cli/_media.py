@@ -176,8 +176,10 @@ async def _follow(target: Target, handle: RenderHandle, args: argparse.Namespace
     mode = choose_mode(args.json)
     started = time.monotonic()
     outcome: Done | Failed | None = None
-    # a live bar gets a heartbeat each second, so that its ETA keeps counting down
-    options = live_watch_options(heartbeat_s=1.0 if mode == "bar" else None)
+    # a live bar gets a heartbeat each second, so that its ETA keeps counting down, and
+    # estimates between reads; logs and JSON Lines get what was read, only
+    bar = mode == "bar"
+    options = live_watch_options(heartbeat_s=1.0 if bar else None, estimates=bar)
     with RenderReporter(mode, label) as reporter:
         reporter.started(handle, resumed=resumed)
         async for event in watch(target.client, handle, options):

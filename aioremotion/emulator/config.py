@@ -18,9 +18,11 @@ SYNTHETIC_OUTPUTS: Final = "synthetic outputs: files are not playable"
 class EmulatorConfig:
     """How the emulated functions behave.
 
-    ``speed`` divides every simulated duration (frame cost, invoke latency, stitching);
-    timestamps stay real. ``real_encoding`` draws and encodes real frames in-process with
-    PyAV (``pip install "aioremotion[emulator]"``), the frame cost added to each; otherwise
+    ``speed`` divides every simulated duration (frame cost, invoke latency, stitching,
+    the interval between progress.json writes, the function's timeout, so
+    ``timeoutTimestamp`` is when the launch really gives up); timestamps stay real.
+    ``real_encoding`` draws and encodes real frames in-process with PyAV
+    (``pip install "aioremotion[emulator]"``), the frame cost added to each; otherwise
     outputs are small synthetic files of the right container type that no player can play.
     ``account_concurrency`` caps concurrently running functions (start, launch, each
     renderer); beyond it, invokes get HTTP 429 like an AWS account at its limit.
@@ -49,6 +51,16 @@ class EmulatorConfig:
     account_concurrency: int | None = None
     max_parallel_encoders: int = 2
     strict_payloads: bool = True
+
+    def real_s(self, ms: float) -> float:
+        """Real seconds for ``ms`` of simulated time (divided by ``speed``).
+
+        Example::
+
+            >>> EmulatorConfig(speed=4).real_s(1000)
+            0.25
+        """
+        return max(0.0, ms / 1000 / self.speed)
 
     @property
     def outputs(self) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .config import EmulatorConfig
+
 
 @dataclass
 class ChunkFault:
@@ -31,8 +33,29 @@ class RenderFaults:
     crash_before_metadata: bool = False
     stall: bool = False
     stall_after_chunks: bool = False
-    slow_factor: float = 1.0
+    #: How many times longer each frame takes (None: the emulator-wide
+    #: :meth:`Faults.slow_renders` factor, filled in when the launch starts).
+    slow_factor: float | None = None
+    #: This render's invoke latency in ms (simulated, before the ``speed`` division;
+    #: None: the config's ``invoke_latency_ms``).
+    invoke_latency_ms: float | None = None
     drop_writes: int = 0
+
+    @property
+    def frame_factor(self) -> float:
+        """The factor each frame's cost is multiplied by."""
+        return 1.0 if self.slow_factor is None else self.slow_factor
+
+    def frame_s(self, config: EmulatorConfig) -> float:
+        """Real seconds one frame costs: the frame cost times this render's slow factor
+        (only frame work is slowed), divided by the speed factor."""
+        return config.real_s(config.frame_cost_ms * self.frame_factor)
+
+    def invoke_latency_s(self, config: EmulatorConfig) -> float:
+        """Real seconds an invocation takes to start: this render's own latency, else the
+        config's, divided by the speed factor (never slowed)."""
+        latency = self.invoke_latency_ms
+        return config.real_s(config.invoke_latency_ms if latency is None else latency)
 
     def take_chunk_fault(self, chunk: int) -> ChunkFault | None:
         for fault in self.chunk_faults:
@@ -105,7 +128,9 @@ class Faults:
             self._next().stall = True
 
     def slow_renders(self, factor: float) -> None:
-        """Every render from now on takes ``factor`` times longer per frame."""
+        """Every render from now on takes ``factor`` times longer per frame (the frame
+        work only: invoke latency and stitching keep their cost). A render armed with its
+        own ``next_render().slow_factor`` keeps that one."""
         self.slow_factor = factor
 
     def drop_progress_writes(self, count: int = 1) -> None:
@@ -115,5 +140,6 @@ class Faults:
     def take_render_faults(self) -> RenderFaults:
         """The faults for a launch that starts now."""
         faults = self._pending.pop(0) if self._pending else RenderFaults()
-        faults.slow_factor = self.slow_factor
+        if faults.slow_factor is None:
+            faults.slow_factor = self.slow_factor
         return faults

@@ -320,7 +320,9 @@ class RemotionFunctions(LambdaBackend):
             metadata=dict(metadata) if isinstance(metadata, dict) else {}))
         timeout_ms = self.timeout_ms_of(function_name)
         faults = self.faults.take_render_faults()
-        state = initial_progress(now_ms=now_ms(), timeout_ms=timeout_ms,
+        # Simulated durations are divided by the speed factor, the timeout among them:
+        # timeoutTimestamp is when the launch really gives up.
+        state = initial_progress(now_ms=now_ms(), timeout_ms=round(timeout_ms / self.config.speed),
                                  cancellation_enabled=bool(payload.get("enableCancellation")),
                                  version=parse_version(self.version_of(function_name)))
 
@@ -328,7 +330,8 @@ class RemotionFunctions(LambdaBackend):
             await self._write_progress(bucket, render_id, body)
 
         writer = ProgressWriter(state, upload,
-                                interval_s=self.config.progress_write_interval_s,
+                                interval_s=self.config.progress_write_interval_s
+                                / self.config.speed,
                                 should_drop=faults.take_dropped_write)
         await writer.write_now(droppable=False)  # progress.json exists before the reply
         job = LaunchJob(functions=self, function_name=function_name, render_id=render_id,

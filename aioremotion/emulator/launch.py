@@ -100,7 +100,7 @@ class LaunchJob:
         return self.writer.state
 
     def _sleep_s(self, ms: float) -> float:
-        return max(0.0, ms * self.faults.slow_factor / 1000 / self.functions.config.speed)
+        return self.functions.config.real_s(ms)
 
     def _error(self, *, type_: str, message: str, chunk: int | None, fatal: bool,
                attempt: int = 1, total_attempts: int = 1, will_retry: bool = False,
@@ -138,7 +138,8 @@ class LaunchJob:
         timed_out = False
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.writer.run)
-            with anyio.move_on_after(max(0.0, (self.timeout_ms - 1000) / 1000)) as deadline:
+            # the function's timeout is simulated time too (divided by the speed factor)
+            with anyio.move_on_after(self._sleep_s(self.timeout_ms - 1000)) as deadline:
                 self._cancel_scope = deadline
                 try:
                     await self._render()
@@ -169,7 +170,7 @@ class LaunchJob:
     async def _render(self) -> None:
         p = self.params
         functions = self.functions
-        await anyio.sleep(self._sleep_s(functions.config.invoke_latency_ms))
+        await anyio.sleep(self.faults.invoke_latency_s(self.functions.config))
         self.writer.set(serveUrlOpened=now_ms())
         await self.writer.write_now()
         if self.faults.crash_before_metadata:
@@ -335,7 +336,7 @@ class LaunchJob:
         while True:
             state = self.chunk_states.setdefault(chunk, ChunkState())
             start = now_ms()
-            await anyio.sleep(self._sleep_s(config.invoke_latency_ms))
+            await anyio.sleep(self.faults.invoke_latency_s(self.functions.config))
             if not single and state.attempt == 1:
                 self.state["lambdasInvoked"] += 1
                 self.writer.touch()
@@ -390,7 +391,7 @@ class LaunchJob:
                                fault: ChunkFault | None, progress_every: int) -> None:
         """Synthetic mode: each frame costs a sleep; an armed fault fires mid-chunk."""
         for index in range(len(frames)):
-            await anyio.sleep(self._sleep_s(self.functions.config.frame_cost_ms))
+            await anyio.sleep(self.faults.frame_s(self.functions.config))
             if fault is not None and index == len(frames) // 2:
                 raise _ChunkError.of(fault, frames[index])
             self._count(state, index + 1, len(frames), progress_every)
@@ -404,7 +405,7 @@ class LaunchJob:
         assert seq is not None
         sized = seq.sized(composition, p)
         for index, frame in enumerate(frames):
-            await anyio.sleep(self._sleep_s(self.functions.config.frame_cost_ms))
+            await anyio.sleep(self.faults.frame_s(self.functions.config))
             if fault is not None and index == len(frames) // 2:
                 raise _ChunkError.of(fault, frame)
             await seq.upload_frame(self.functions, sized, props, frame,
@@ -423,7 +424,7 @@ class LaunchJob:
         fail_at = len(frames) // 2 if fault is not None else None
         if fault is not None and fail_at == 0:
             raise _ChunkError.of(fault, frames[0])
-        if (cost := self._sleep_s(self.functions.config.frame_cost_ms)) > 0:
+        if (cost := self.faults.frame_s(self.functions.config)) > 0:
             composition = composition.slowed(cost)
         codec = self.params.get("codec") or "h264"
         out = workdir / f"chunk-{chunk:04d}.{chunk_extension(codec)}"

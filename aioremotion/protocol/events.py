@@ -8,7 +8,7 @@ fields (camelCase), so a FastAPI handler can ``return event``.
 Example:
     >>> Progress(progress=0.5, render_id="k1a2b3c4d5").model_dump(exclude_none=True)
     {'type': 'progress', 'progress': 0.5, 'renderId': 'k1a2b3c4d5', 'framesRendered': 0, \
-'chunks': 0, 'lambdasInvoked': 0, 'costSoFar': 0.0, 'heartbeat': False}
+'chunks': 0, 'lambdasInvoked': 0, 'costSoFar': 0.0, 'heartbeat': False, 'estimated': False}
     >>> event = RenderEvent.validate_python({"type": "done", "url": "https://x/o.mp4", "size": 3})
     >>> type(event).__name__, event.model_dump_json(include={"type", "url", "size"})
     ('Done', '{"type":"done","url":"https://x/o.mp4","size":3}')
@@ -75,6 +75,10 @@ class Progress(_Event):
     eta_seconds: float | None = None
     #: True when re-sent by the heartbeat without a change.
     heartbeat: bool = False
+    #: True when ``progress`` is estimated between two reads (from the current stage's
+    #: measured rate, never beyond the next stage's start); the counters are the last
+    #: read's. Only watches asked for it send these (``WatchOptions.estimate_every_s``).
+    estimated: bool = False
 
     def _repr_html_(self) -> str:
         return progress_html(self)

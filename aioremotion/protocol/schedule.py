@@ -18,6 +18,9 @@ The rules, in order:
   ``eta_samples`` increasing progress values) and it is within ``near_finish_window_s``
   (before or after), read every ``near_finish_s`` instead of backing off; never sleep
   past the predicted finish, nor past the start of that window;
+* while the last stage has begun but shows no rate yet (a combine too short to report
+  progress), read at half ``base_s`` (at least ``near_finish_s``), backing off while
+  nothing changes;
 * while that window is still ahead, sleep ``eta_share`` of the time left until it
   (at least the wait the rules above give, at most ``cap_s``): a render predicted to
   end in a minute is read a few times on the way, not every ``base_s``;
@@ -224,8 +227,11 @@ class PollPolicy:
         for a 1-minute render where :meth:`default` makes 15 to 40 and :meth:`cheap` 5
         to 15 (S3 charges about $0.0004 per 1,000 GETs: about $0.00005 a minute of
         rendering, and completion is seen within about 0.3 s instead of up to 3 s).
-        Batches and servers keep :meth:`default`; the command line uses this only for
-        ``render``, ``still`` and ``watch``. It is not on the :meth:`for_tradeoff` axis
+        Batches and servers keep :meth:`default`; the demo page reads on this. Live
+        displays (the command line's bar, notebooks) use
+        :func:`~aioremotion.watching.live_watch_options` instead: the default reads with
+        estimated progress between them came closer to the true progress in the benchmark
+        at a seventh of these reads. It is not on the :meth:`for_tradeoff` axis
         (``cost_latency`` records 0, its latency end).
 
         Example:
@@ -238,10 +244,10 @@ class PollPolicy:
 
     @classmethod
     def cheap(cls) -> PollPolicy:
-        """The fewest reads (``for_tradeoff(1.0)``): about 5 for a 10 s render, 11 for
-        2 minutes (one per second would be 10 and 120). Completion may be noticed up to
-        about 1 s later than with :meth:`default`, and progress is seen far less often
-        (sleeps of up to 32 s)."""
+        """The fewest reads (``for_tradeoff(1.0)``): about 6 for a 10 s render, 12 for
+        2 minutes in the schedule's simulation (one per second would be 10 and 120).
+        Completion may be noticed 1-2 s later than with :meth:`default` (2 s at p50 in
+        the benchmark), and progress is seen far less often (sleeps of up to 32 s)."""
         return cls.for_tradeoff(1.0)
 
 
@@ -312,7 +318,9 @@ class PollSchedule:
         chunks). A new stage starts a new fit, whose first line is drawn from when the
         stage began: its first read if nothing was done yet (the prediction errs early),
         else midway between that read and the previous one, so that one read of a stage
-        under way already predicts its end.
+        under way already predicts its end. While the last stage has no prediction yet,
+        the reads come at half ``base_s`` (at least ``near_finish_s``, backing off while
+        nothing changes): a short combine may end before it shows any progress.
         ``last_stage=False`` says that the predicted end is not the render's finish: one
         read is landed on it (to see the next stage begin) instead of the tight
         near-finish cadence, which is kept for the end of the last stage.
@@ -373,6 +381,10 @@ class PollSchedule:
         else:
             delay = policy.base_s if self._idle == 0 else self._jittered(self._ceiling(self._idle))
             delay = self._towards_finish(now, delay)
+            if self._finish is None and self._last_stage and self._stage is not None:
+                # The last stage began and nothing predicts its end yet (a short combine
+                # shows no progress before it is over): its end is near, whatever it is.
+                delay = min(delay, self._unpredicted_last_stage())
         if self.deadline is not None:
             delay = min(delay, self.deadline - now)
         return max(policy.floor_s, delay)
@@ -386,6 +398,27 @@ class PollSchedule:
         if self._finish is None:
             return None
         return max(0.0, self._finish - now)
+
+    def stage_estimate(self, now: float) -> float | None:
+        """The current stage's progress (0..1) predicted at ``now``: along a line from the
+        last sample to the predicted end, never below that sample, never beyond 1 (the
+        next stage's start). None without a prediction.
+
+        Example:
+            >>> s = PollSchedule(PollPolicy.default(), start=0.0)
+            >>> s.observe(1.0, changed=True, progress=0.2, stage="frames")
+            >>> s.observe(2.0, changed=True, progress=0.4, stage="frames")
+            >>> s.stage_estimate(2.5), s.stage_estimate(9.0)   # 0.2 a second, then held
+            (0.5, 1.0)
+        """
+        now = _finite("now", now)
+        finish = self._finish
+        if finish is None or not self._samples:
+            return None
+        t, p = self._samples[-1]
+        if finish <= t:
+            return p
+        return min(1.0, max(p, p + (1.0 - p) * (now - t) / (finish - t)))
 
     @property
     def predicted_finish(self) -> float | None:
@@ -435,6 +468,13 @@ class PollSchedule:
     def _jittered(self, ceiling: float) -> float:
         floor = self.policy.floor_s
         return ceiling - self.policy.jitter * self._rng.random() * (ceiling - floor)
+
+    def _unpredicted_last_stage(self) -> float:
+        """The wait while the last stage shows no rate: half ``base_s`` (at least
+        ``near_finish_s``), growing with the backoff while nothing changes."""
+        policy = self.policy
+        first = max(policy.near_finish_s, policy.base_s / 2)
+        return min(policy.cap_s, first * policy.backoff ** min(self._idle, 32))
 
     def _near_finish(self, now: float) -> bool:
         if self._finish is None or not self._last_stage:
@@ -495,7 +535,10 @@ def _stage_origin(previous: float | None, now: float, progress: float | None) ->
     """When a stage first seen at ``now`` began, for the first line of its fit.
 
     Seen with nothing done yet: now (erring towards an early finish: a read too many, not
-    a late one). Seen already under way: between the previous read, which showed another
+    a late one), so a caller whose stage may be seen before its work begins passes the
+    stage only once its work shows (the watch machine tells the schedule ``frames`` once
+    a frame is rendered: the renderers start 1-3 s after the metadata is written). Seen
+    already under way: between the previous read, which showed another
     stage, and this one; the midpoint is the estimate, so one read of a stage under way
     gives an ETA. Unknown (None) on the very first read.
 

@@ -9,7 +9,9 @@ its metadata, and when the output must be HEADed. The caller does the I/O:
 
 1. ask :meth:`WatchMachine.next_action` (passing ``now``, monotonic seconds) what to do:
    :class:`Read` progress.json (conditionally, ``if_none_match``), :class:`Head` the output,
-   or :class:`Sleep`; or the watch is over: :class:`Finished` (its last event was
+   or :class:`Sleep` (with ``WatchOptions.estimate_every_s``, a Sleep until the next
+   estimate may carry an estimated :class:`~aioremotion.events.Progress` to emit
+   first); or the watch is over: :class:`Finished` (its last event was
    :class:`~aioremotion.events.Done` or :class:`~aioremotion.events.Failed`),
    :class:`GiveUp` (too many errors in a row: raise
    :class:`~aioremotion.watching.WatchError`) or :class:`Abort` (a permanent error: raise it);
@@ -30,39 +32,42 @@ Example (a fake clock and scripted reads; no event loop):
     ...     "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec", region="us-east-1",
     ...     render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abcdefghij")
     >>> machine = WatchMachine(ctx, start=0.0, rng=random.Random(0))
-    >>> machine.next_action(0.0)                  # the first read is immediate
+    >>> machine.next_action(0.0)                  # the first read waits first_delay_s
+    Sleep(seconds=0.25)
+    >>> machine.next_action(0.25)
     Read(if_none_match=None)
     >>> body = b'{"functionLaunched": 1760000000000, "lambdasInvoked": 1}'
     >>> event = machine.receive(ReadOk(body, etag='"v1"'), now_ms=1_760_000_000_200)
     >>> event.type, round(event.progress, 4)
     ('progress', 0.0333)
-    >>> machine.next_action(0.0)                  # it changed: read again at base_s
+    >>> machine.next_action(0.25)                 # it changed: read again at base_s
     Sleep(seconds=0.5)
-    >>> machine.next_action(0.5)
+    >>> machine.next_action(0.75)
     Read(if_none_match='"v1"')
     >>> machine.receive(NotModified(), now_ms=1_760_000_000_700) is None   # nothing new
     True
-    >>> round(machine.next_action(0.5).seconds, 3)  # unchanged: back off, with jitter
+    >>> round(machine.next_action(0.75).seconds, 3)  # unchanged: back off, with jitter
     0.367
-    >>> machine.next_action(0.9)
+    >>> machine.next_action(1.2)
     Read(if_none_match='"v1"')
     >>> machine.receive(PermanentError(PermissionError("no")))
-    >>> machine.next_action(1.0), machine.finished
+    >>> machine.next_action(1.3), machine.finished
     (Abort(error=PermissionError('no')), True)
 """
 
 from __future__ import annotations
 
 import random
-import warnings
-from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal
 
-from ..errors import InvalidOptionsError, ProgressFileError, RemotionError
+from ..errors import ProgressFileError, RemotionError
 from .events import Done, Failed, Progress, event_from_progress, render_stage
 from .naming import launch_logs_url
 from .progress import (
     NOT_CHECKED,
+    WEIGHT_COMBINING,
+    WEIGHT_ENCODING,
+    WEIGHT_FRAMES,
     OutputHead,
     OutputHeadRequest,
     ProgressContext,
@@ -72,7 +77,7 @@ from .progress import (
     compute_render_progress,
     parse_progress_file,
 )
-from .schedule import PollPolicy, PollSchedule
+from .schedule import PollSchedule
 from .watch_messages import (
     Abort,
     Action,
@@ -91,6 +96,7 @@ from .watch_messages import (
     WatchInput,
     WatchProtocolError,
 )
+from .watch_options import METADATA_GRACE_MS, Via, WatchOptions
 
 __all__ = [
     "METADATA_GRACE_MS",
@@ -118,89 +124,10 @@ __all__ = [
     "render_stage",
 ]
 
-#: Where a watch reads progress from: ``"s3"`` (conditional GETs of progress.json, computed
-#: locally) or ``"lambda"`` (the status routine; 8-30x dearer, uses Lambda concurrency).
-Via: TypeAlias = Literal["s3", "lambda"]
-
-#: How long past its timeoutTimestamp a render may stay without metadata before the
-#: watcher declares that its main function died (the official code never does).
-METADATA_GRACE_MS: Final = 20_000
-
-_NO_SOURCE: Final = object()
-
-
-# ---------------------------------------------------------------- options
-
-
-@dataclass(frozen=True, init=False)
-class WatchOptions:
-    """How a watch polls and what it reports.
-
-    ``policy``: the poll schedule; ``via``: ``"s3"`` (default; conditional GETs of
-    progress.json) or ``"lambda"`` (the status routine, 8-30x dearer) — the same word as
-    ``RemotionLambda.get_progress(via=...)``; the old name ``source=`` still works for one
-    release, with a :class:`DeprecationWarning`. ``progress_floor``: the smallest progress
-    reported (the Next.js template uses 0.03); ``heartbeat_s``: re-send the last progress
-    after this long without a change (for UIs); ``not_found_grace_s``: how long a missing
-    progress.json is tolerated; ``max_consecutive_errors``: transient errors in a row
-    before the watch gives up; ``metadata_grace_s``: how long past its
-    ``timeoutTimestamp`` a render may lack metadata before it is reported as crashed.
-
-    Example:
-        >>> WatchOptions(via="lambda", heartbeat_s=5).via
-        'lambda'
-        >>> WatchOptions(via="sqs")
-        Traceback (most recent call last):
-        ...
-        aioremotion.errors.InvalidOptionsError: Invalid options:
-          via: must be 's3' or 'lambda'; got 'sqs'
-    """
-
-    policy: PollPolicy
-    via: Via
-    progress_floor: float
-    heartbeat_s: float | None
-    not_found_grace_s: float
-    max_consecutive_errors: int
-    metadata_grace_s: float
-
-    def __init__(
-        self,
-        policy: PollPolicy | None = None,
-        via: Via = "s3",
-        progress_floor: float = 0.0,
-        heartbeat_s: float | None = None,
-        not_found_grace_s: float = 10.0,
-        max_consecutive_errors: int = 20,
-        metadata_grace_s: float = METADATA_GRACE_MS / 1000,
-        *,
-        source: Via | object = _NO_SOURCE,
-    ) -> None:
-        if source is not _NO_SOURCE:
-            warnings.warn("WatchOptions(source=...) is now WatchOptions(via=...), the name "
-                          "get_progress(via=...) uses; 'source' goes in the next release",
-                          DeprecationWarning, stacklevel=2)
-            via = source  # type: ignore[assignment]
-        if via not in ("s3", "lambda"):
-            raise InvalidOptionsError([("via", f"must be 's3' or 'lambda'; got {via!r}")])
-        values = {
-            "policy": policy if policy is not None else PollPolicy.default(),
-            "via": via,
-            "progress_floor": progress_floor,
-            "heartbeat_s": heartbeat_s,
-            "not_found_grace_s": not_found_grace_s,
-            "max_consecutive_errors": max_consecutive_errors,
-            "metadata_grace_s": metadata_grace_s,
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    @property
-    def source(self) -> Via:
-        """Deprecated: the old name of :attr:`via`."""
-        warnings.warn("WatchOptions.source is now WatchOptions.via", DeprecationWarning,
-                      stacklevel=2)
-        return self.via
+#: A read is due this close to its time (a loop's sleeps never land exactly on it).
+_READ_TOLERANCE_S: Final = 1e-3
+#: Estimates closer than this to what was sent are not sent (a 0.01 % step moves no bar).
+_MIN_ESTIMATE_STEP: Final = 1e-4
 
 
 # ---------------------------------------------------------------- one read's event
@@ -269,7 +196,12 @@ def _differs(a: Progress, b: Progress) -> bool:
 #: One generator for every watch's jitter (a Random is 2.8 KB: 28 MB for 10,000 watches).
 _SHARED_RNG = random.Random()
 
-_State = Literal["read", "reading", "head", "sleep", "ended"]
+_State = Literal["read", "reading", "head", "sleep", "estimate", "ended"]
+
+#: How much of the overall progress each measured stage moves (Remotion's weights: the
+#: frames count as rendered and as encoded; the chunks move nothing; combining its tenth).
+_STAGE_WEIGHT: Final = {"frames": WEIGHT_FRAMES + WEIGHT_ENCODING, "chunks": 0.0,
+                        "combine": WEIGHT_COMBINING}
 
 
 class _HeadStep:
@@ -308,6 +240,8 @@ class WatchMachine:
         ...     "timeToCombine": 900, "lambdasInvoked": 1}
         >>> machine = WatchMachine(ctx, start=0.0)
         >>> machine.next_action(0.0)
+        Sleep(seconds=0.25)
+        >>> machine.next_action(0.25)
         Read(if_none_match=None)
         >>> machine.receive(ReadOk(json.dumps(combined).encode(), etag='"e"'),
         ...                 now_ms=1_760_000_010_000) is None
@@ -321,6 +255,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
     """
 
     __slots__ = (
+        "_basis",
         "_best",
         "_end",
         "_errors_in_row",
@@ -332,6 +267,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         "_now",
         "_pending",
         "_raw",
+        "_read_at",
         "_state",
         "context",
         "options",
@@ -351,7 +287,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         self.schedule: PollSchedule = PollSchedule(
             self.options.policy, rng=rng if rng is not None else _SHARED_RNG, start=start
         )
-        self._state: _State = "read"
+        self._state: _State = "sleep"  # the first read waits the policy's first_delay_s
         self._now = start
         self._etag: str | None = None
         self._raw: bytes | None = None
@@ -363,6 +299,10 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         self._errors_in_row = 0
         self._first_missing: float | None = None
         self._end: Finished | GiveUp | Abort | None = None
+        self._read_at = start
+        # What an estimate extrapolates from: (the last read's progress, its stage's
+        # progress, how much of the overall progress that stage moves).
+        self._basis: tuple[float, float, float] | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -403,9 +343,19 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         """
         if self._end is not None:
             return self._end
+        every = self.options.estimate_every_s
         if self._state == "sleep":
+            delay = self.schedule.next_delay(now)
+            if every is None or self._last is None:
+                self._state = "read"
+                return Sleep(delay)
+            self._state, self._read_at = "estimate", now + delay
+            return Sleep(min(delay, every))
+        if self._state == "estimate":
+            assert every is not None
+            if now < self._read_at - _READ_TOLERANCE_S:
+                return Sleep(min(every, self._read_at - now), self._estimate(now))
             self._state = "read"
-            return Sleep(self.schedule.next_delay(now))
         if self._state == "head":
             assert self._pending is not None
             return Head(self._pending.request)
@@ -518,10 +468,20 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
                                metadata_grace_s=opts.metadata_grace_s)
         if not isinstance(event, Progress):
             return self._finish(event)
-        self._best = max(self._best, event.progress)
+        raw = event.progress
+        self._best = max(self._best, raw)
         stage, stage_progress = render_stage(progress)
-        self.schedule.observe(now, changed=changed, progress=stage_progress, stage=stage,
+        measured: str = stage
+        if stage == "frames" and not stage_progress:
+            # The metadata is written before the renderers are invoked (1-3 s of invoke
+            # latency): the frames' rate is measured from the first rendered frame, their
+            # start placed between the last read without one and the first with one.
+            measured, stage_progress = "starting", None
+        self.schedule.observe(now, changed=changed, progress=stage_progress, stage=measured,
                               last_stage=stage == "combine")
+        weight = _STAGE_WEIGHT.get(measured)
+        self._basis = (None if weight is None or stage_progress is None
+                       else (raw, stage_progress, weight))
         eta = self.schedule.eta(now)
         event = event.model_copy(update={"progress": self._best, "eta_seconds": eta})
         last = self._last
@@ -530,8 +490,26 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             return event
         if opts.heartbeat_s is not None and now - self._last_sent_at >= opts.heartbeat_s:
             self._last_sent_at = now
-            return last.model_copy(update={"heartbeat": True, "eta_seconds": eta})
+            return last.model_copy(update={"heartbeat": True, "eta_seconds": eta,
+                                           "progress": self._best})
         return None
+
+    def _estimate(self, now: float) -> Progress | None:
+        """The progress predicted at ``now`` from the current stage's rate, if it is
+        ahead of everything sent so far (never backwards, never beyond the stage's end)."""
+        last, basis = self._last, self._basis
+        if last is None or basis is None:
+            return None
+        share = self.schedule.stage_estimate(now)
+        if share is None:
+            return None
+        progress, stage_share, weight = basis
+        estimate = min(1.0, progress + weight * max(0.0, share - stage_share))
+        if estimate <= self._best + _MIN_ESTIMATE_STEP:
+            return None
+        self._best, self._last_sent_at = estimate, now
+        return last.model_copy(update={"progress": estimate, "estimated": True,
+                                       "eta_seconds": self.schedule.eta(now)})
 
     def _not_found(self, message: str) -> Done | Failed | None:
         now = self._now

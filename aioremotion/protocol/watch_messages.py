@@ -6,10 +6,10 @@ found, a transient or permanent error). Pure values; see :mod:`aioremotion.proto
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from .events import Done, Failed
+from .events import Done, Failed, Progress
 from .progress import OutputHead, OutputHeadRequest, ProgressFile, RenderProgress
 
 __all__ = [
@@ -52,9 +52,12 @@ class Head:
 
 @dataclass(frozen=True, slots=True)
 class Sleep:
-    """Wait this many seconds, then ask for the next action."""
+    """Wait this many seconds, then ask for the next action. ``event``, when set, is an
+    estimated :class:`~aioremotion.events.Progress` to emit first (only watches with
+    ``estimate_every_s`` get these; a loop that ignores it only shows fewer updates)."""
 
     seconds: float
+    event: Progress | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,8 @@ async def test_render_local_json_writes_a_real_mp4(capsys: pytest.CaptureFixture
 async def test_render_to_a_non_tty_prints_sparse_plain_lines(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:
-    async with exported_emulator(monkeypatch, frame_cost_ms=4) as emulator:
+    # the render (40 ms a frame) outlasts the first read, first_delay_s after the start
+    async with exported_emulator(monkeypatch, frame_cost_ms=40) as emulator:
         # everything (endpoints, function, site, composition) comes from the environment
         code, out, err = await cli(capsys, "render", "--out", "video.mp4")
         assert emulator.functions is not None and emulator.functions.renders_started == 1

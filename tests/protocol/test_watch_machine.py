@@ -284,7 +284,8 @@ def test_transient_errors_back_off_then_a_read_recovers() -> None:
     for _ in range(4):
         assert d.feed(TransientError("ClientError: SlowDown")) is None
     assert d.m.consecutive_errors == 4
-    assert d.slept == [0.5, 1.0, 2.0, 4.0]  # base_s, then the error counter's backoff
+    # first_delay_s, base_s, then the error counter's backoff
+    assert d.slept == [0.25, 0.5, 1.0, 2.0, 4.0]
     event = d.read("03-combining", '"3"')
     assert isinstance(event, Progress)
     assert d.m.consecutive_errors == 0
@@ -424,9 +425,8 @@ def test_the_delays_are_the_poll_schedule_s() -> None:
     t = 100.0
     expected = []
     for i, name in enumerate(names):
-        if i:
-            expected.append(reference.next_delay(t))
-            t += expected[-1]
+        expected.append(reference.next_delay(t))  # the first: first_delay_s
+        t += expected[-1]
         d.read(name, f'"{name}"')
         progress = compute_render_progress(CASES[name]["progressJson"], CTX,
                                            now_ms=now_ms(name))
@@ -443,13 +443,19 @@ def test_the_delays_are_the_poll_schedule_s() -> None:
         reference.observe(t, changed=changed, progress=share, stage=stage,
                           last_stage=stage == "combine")
     assert d.slept == expected
-    assert d.slept[0] == POLICY.base_s
+    assert d.slept[:2] == [POLICY.first_delay_s, POLICY.base_s]
 
 
-def test_the_first_read_is_immediate_and_a_sleep_is_returned_once() -> None:
-    m = machine()
-    assert m.next_action(0.0) == Read(None)
-    assert m.next_action(0.1) == Read(None)  # still in flight
+def test_the_first_read_waits_first_delay_s_and_a_sleep_is_returned_once() -> None:
+    m = machine(WatchOptions(policy=PollPolicy.cheap()), start=10.0)
+    assert m.next_action(10.0) == Sleep(PollPolicy.cheap().first_delay_s)  # 3 s
+    assert m.next_action(13.0) == Read(None)
+    assert m.next_action(13.1) == Read(None)  # still in flight
+    m.receive(TransientError("x"))
+    sleep = m.next_action(13.2)
+    assert isinstance(sleep, Sleep) and sleep.seconds >= POLICY.floor_s
+    assert m.next_action(14.3) == Read(None)
+
     m.receive(TransientError("x"))
     sleep = m.next_action(0.2)
     assert isinstance(sleep, Sleep) and sleep.seconds >= POLICY.floor_s
@@ -473,7 +479,8 @@ def test_feeding_what_was_not_asked_for_is_a_protocol_error() -> None:
     m = machine()
     with pytest.raises(WatchProtocolError, match="next_action"):
         m.receive(NotModified(), now_ms=0)
-    m.next_action(0.0)
+    assert isinstance(m.next_action(0.0), Sleep)
+    m.next_action(0.25)
     with pytest.raises(WatchProtocolError, match="no HEAD"):
         m.receive(HeadResult(None))
     with pytest.raises(WatchProtocolError, match="now_ms"):

@@ -78,13 +78,14 @@ def test_the_stages_of_a_render() -> None:
 def test_an_eta_as_soon_as_the_render_moved_across_two_reads() -> None:
     reader = Reader()
     first = reader.read(body(frames=0, metadata=False))
+    at_first = reader.now  # first_delay_s after the start
     assert isinstance(first, Progress) and first.stage == "starting"
     assert first.eta_seconds is None
     second = reader.read(body(frames=15))  # a quarter of the frames since the last read
     assert isinstance(second, Progress) and second.stage == "frames"
     assert second.eta_seconds is not None
     # the frames began midway between the two reads: a quarter in half the gap
-    gap = reader.now - 0.0
+    gap = reader.now - at_first
     assert second.eta_seconds == pytest.approx(gap / 2 / 0.25 - gap / 2)
     at_second = reader.now
     third = reader.read(body(frames=30))  # then the line through the two samples

@@ -15,6 +15,7 @@ from aioremotion.events import Done, Failed, Progress, RenderFailed
 from aioremotion.notebook import LiveProgress, in_notebook
 from aioremotion.schedule import PollPolicy
 from aioremotion.shortcuts import render
+from aioremotion.watching import live_watch_options
 
 from .test_watch import FAST
 
@@ -93,7 +94,7 @@ async def test_a_failed_render_in_a_notebook_ends_the_bar_in_red(
     assert "#b00020" in last and "Render failed:</b> TypeError: x is undefined" in last
 
 
-async def test_a_notebook_polls_on_the_interactive_policy(
+async def test_a_notebook_polls_on_the_live_options(
     emulator: RemotionEmulator, fake_ipython: FakeDisplay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[Any] = []
@@ -108,7 +109,11 @@ async def test_a_notebook_polls_on_the_interactive_policy(
         await render(client=remotion, serve_url=emulator.serve_url,
                      composition="HelloWorld", codec="h264")
     [options] = seen
-    assert options.policy == PollPolicy.interactive() and options.heartbeat_s == 1.0
+    # the live display's options: the default reads, estimates between them (measured in
+    # benchmarks/polling_cost.py), a heartbeat each second
+    assert options == live_watch_options()
+    assert options.policy == PollPolicy.default() and options.heartbeat_s == 1.0
+    assert options.estimate_every_s == 0.25
 
 
 def test_live_progress_updates_one_display(fake_ipython: FakeDisplay) -> None:
