@@ -438,10 +438,10 @@ class RemotionWeb:
         return EventStreamResponse(self._stream(handle), fmt)
 
     def _watch(self, handle: RenderHandle) -> AsyncIterator[Progress | Done | Failed]:
-        """The one way the app watches a render for a stream: a person's cadence (polls on
-        :meth:`PollPolicy.interactive() <aioremotion.schedule.PollPolicy.interactive>`,
-        the template's progress floor, a heartbeat every :data:`STREAM_HEARTBEAT_S`),
-        through the app's outcome hub when it has one."""
+        """The one way the app watches a render for a stream: a live display's options
+        (:func:`~aioremotion.watching.live_watch_options`: few reads, estimated progress
+        between them), the template's progress floor, a heartbeat every
+        :data:`STREAM_HEARTBEAT_S`, through the app's outcome hub when it has one."""
         options = dataclasses.replace(live_watch_options(heartbeat_s=STREAM_HEARTBEAT_S),
                                       progress_floor=self.config.progress_floor)
         hub = getattr(self, "hub", None)

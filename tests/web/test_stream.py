@@ -15,6 +15,7 @@ import pytest
 from aioremotion import RemotionLambda
 from aioremotion.emulator import RemotionEmulator
 from aioremotion.events import Done, Progress
+from aioremotion.watching import live_watch_options
 from aioremotion.web import create_app
 from aioremotion.web._http import stream_format
 from aioremotion.web.app import RemotionWeb
@@ -69,7 +70,7 @@ def reads(remotion: RemotionLambda) -> int:
 
 
 async def test_ndjson_stream_started_progress_done(emulator: RemotionEmulator) -> None:
-    emulator.faults.slow_renders(20)
+    emulator.faults.slow_renders(100)  # about 1 s: progress is read (first read at 0.25 s) before done
     async with running_app(emulator) as (http, _):
         with anyio.fail_after(60):
             response = await http.post("/api/lambda/render", json=BODY, headers=NDJSON)
@@ -82,7 +83,7 @@ async def test_ndjson_stream_started_progress_done(emulator: RemotionEmulator) -
 
 
 async def test_sse_stream_names_each_event_by_its_type(emulator: RemotionEmulator) -> None:
-    emulator.faults.slow_renders(20)
+    emulator.faults.slow_renders(100)  # about 1 s, as above
     async with running_app(emulator) as (http, _):
         with anyio.fail_after(60):
             response = await http.post("/api/lambda/render", json=BODY, headers=SSE)
@@ -221,7 +222,9 @@ async def test_the_stream_watches_through_the_hub_when_the_app_has_one(
                 await http.post("/api/lambda/render", json=BODY, headers=NDJSON)
     assert [call.get("hub") for call in seen] == [None, hub]
     options = seen[0]["options"]
-    assert options.policy.cap_s == 1.0          # a person's cadence
+    live = live_watch_options()
+    assert options.policy == live.policy        # a live display's reads ...
+    assert options.estimate_every_s == live.estimate_every_s is not None  # ... and estimates
     assert options.progress_floor == 0.03       # the template's floor
     assert options.heartbeat_s is not None
 
