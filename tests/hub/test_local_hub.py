@@ -102,5 +102,5 @@ async def test_close_wakes_waiters_with_an_error() -> None:
 
 
 def test_bad_bounds_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keep_s must be positive"):
         LocalHub(keep_s=0)
