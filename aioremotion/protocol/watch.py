@@ -20,6 +20,12 @@ its metadata, and when the output must be HEADed. The caller does the I/O:
    :class:`~aioremotion.events.Progress` only when something changed (or as a heartbeat),
    then exactly one ``Done`` or ``Failed``.
 
+With an outcome hub (``WatchMachine(..., push=True)``) the watch finishes on the verified
+webhook, fed as :class:`Pushed` while sleeping: after a successful read the machine sleeps
+``WatchOptions.safety_poll_s`` (unless progress is wanted for a display), an ``error`` or
+``timeout`` webhook is the :class:`Failed`, and a ``success`` asks for one more read, whose
+``postRenderData`` gives the :class:`Done` (size, cost) by the same rules as polling.
+
 Between polls the machine keeps the last ETag and the raw body (about 2.5 KB), never a
 parsed model (about 20 KB): a 304 parses the body again.
 
@@ -83,6 +89,7 @@ from .watch_messages import (
     NotFound,
     NotModified,
     PermanentError,
+    Pushed,
     Read,
     ReadOk,
     Sleep,
@@ -91,6 +98,7 @@ from .watch_messages import (
     WatchInput,
     WatchProtocolError,
 )
+from .webhooks import outcome_event
 
 __all__ = [
     "METADATA_GRACE_MS",
@@ -103,6 +111,7 @@ __all__ = [
     "NotFound",
     "NotModified",
     "PermanentError",
+    "Pushed",
     "Read",
     "ReadOk",
     "Sleep",
@@ -146,6 +155,13 @@ class WatchOptions:
     before the watch gives up; ``metadata_grace_s``: how long past its
     ``timeoutTimestamp`` a render may lack metadata before it is reported as crashed.
 
+    With an outcome hub (``watch(..., hub=...)``: the watch finishes on the verified
+    webhook), ``safety_poll_s`` is the slow poll kept in case no webhook ever arrives
+    (Remotion retries a delivery at most twice), and ``poll_progress`` says whether
+    progress.json is still read on ``policy`` for :class:`Progress` events a caller
+    displays (``None``: only when ``heartbeat_s`` is set, as for a live display). Without
+    a hub both are ignored: the watch polls on ``policy``.
+
     Example:
         >>> WatchOptions(via="lambda", heartbeat_s=5).via
         'lambda'
@@ -163,6 +179,8 @@ class WatchOptions:
     not_found_grace_s: float
     max_consecutive_errors: int
     metadata_grace_s: float
+    safety_poll_s: float
+    poll_progress: bool | None
 
     def __init__(
         self,
@@ -173,6 +191,8 @@ class WatchOptions:
         not_found_grace_s: float = 10.0,
         max_consecutive_errors: int = 20,
         metadata_grace_s: float = METADATA_GRACE_MS / 1000,
+        safety_poll_s: float = 60.0,
+        poll_progress: bool | None = None,
         *,
         source: Via | object = _NO_SOURCE,
     ) -> None:
@@ -183,6 +203,9 @@ class WatchOptions:
             via = source  # type: ignore[assignment]
         if via not in ("s3", "lambda"):
             raise InvalidOptionsError([("via", f"must be 's3' or 'lambda'; got {via!r}")])
+        if not safety_poll_s > 0:
+            raise InvalidOptionsError([("safety_poll_s",
+                                        f"must be positive; got {safety_poll_s!r}")])
         values = {
             "policy": policy if policy is not None else PollPolicy.default(),
             "via": via,
@@ -191,9 +214,17 @@ class WatchOptions:
             "not_found_grace_s": not_found_grace_s,
             "max_consecutive_errors": max_consecutive_errors,
             "metadata_grace_s": metadata_grace_s,
+            "safety_poll_s": safety_poll_s,
+            "poll_progress": poll_progress,
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
+
+    @property
+    def progress_wanted(self) -> bool:
+        """Whether a watch with a hub still polls for progress (see ``poll_progress``)."""
+        return self.poll_progress if self.poll_progress is not None \
+            else self.heartbeat_s is not None
 
     @property
     def source(self) -> Via:
@@ -331,7 +362,10 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         "_last_sent_at",
         "_now",
         "_pending",
+        "_push",
+        "_pushed",
         "_raw",
+        "_settled",
         "_state",
         "context",
         "options",
@@ -345,6 +379,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         *,
         start: float,
         rng: random.Random | None = None,
+        push: bool = False,
     ) -> None:
         self.context: ProgressContext = ctx
         self.options: WatchOptions = options if options is not None else WatchOptions()
@@ -363,6 +398,12 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         self._errors_in_row = 0
         self._first_missing: float | None = None
         self._end: Finished | GiveUp | Abort | None = None
+        # push: an outcome hub will deliver the webhook (slow safety poll unless progress
+        # is wanted); pushed: a success webhook came (read now, then on the policy);
+        # settled: the last read succeeded (errors and a missing file keep the policy)
+        self._push = push and not self.options.progress_wanted
+        self._pushed = False
+        self._settled = False
 
     # ------------------------------------------------------------------ state
 
@@ -405,7 +446,10 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             return self._end
         if self._state == "sleep":
             self._state = "read"
-            return Sleep(self.schedule.next_delay(now))
+            delay = self.schedule.next_delay(now)
+            if self._push and self._settled and not self._pushed:
+                delay = max(delay, self.options.safety_poll_s)  # the webhook will tell
+            return Sleep(delay)
         if self._state == "head":
             assert self._pending is not None
             return Head(self._pending.request)
@@ -426,6 +470,8 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         if self._end is not None:
             raise WatchProtocolError(f"the watch has ended ({self._end!r}); "
                                      f"{type(result).__name__} is too late")
+        if isinstance(result, Pushed):
+            return self._pushed_outcome(result)
         if self._state not in ("reading", "head"):
             raise WatchProtocolError(f"{type(result).__name__} received, but no read or HEAD "
                                      "is in flight: call next_action() first")
@@ -512,6 +558,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         now = self._now
         self._errors_in_row = 0
         self._first_missing = None
+        self._settled = True
         self._state = "sleep"
         opts = self.options
         event = progress_event(progress, self.context, floor=opts.progress_floor,
@@ -533,6 +580,20 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             return last.model_copy(update={"heartbeat": True, "eta_seconds": eta})
         return None
 
+    def _pushed_outcome(self, pushed: Pushed) -> Done | Failed | None:
+        if self._state in ("reading", "head"):
+            raise WatchProtocolError("Pushed received while a read or HEAD is in flight: "
+                                     "feed the read's outcome first")
+        if pushed.outcome.render_id != self.context.render_id:
+            raise WatchProtocolError(f"Pushed outcome of render {pushed.outcome.render_id} "
+                                     f"fed to the watch of {self.context.render_id}")
+        event = outcome_event(pushed.outcome)
+        if event is not None:
+            return self._finish(event)
+        self._pushed = True   # success: read progress.json now for the size and cost
+        self._state = "read"
+        return None
+
     def _not_found(self, message: str) -> Done | Failed | None:
         now = self._now
         self._pending = None
@@ -541,6 +602,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         if now - self._first_missing >= self.options.not_found_grace_s:
             return self._finish(Failed(message=message, render_id=self.context.render_id))
         self.schedule.observe_error(now)
+        self._settled = False
         self._state = "sleep"
         return None
 
@@ -556,6 +618,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             self._state = "ended"
             return
         self.schedule.observe_error(self._now)
+        self._settled = False
         self._state = "sleep"
 
     def _abort(self, error: Exception) -> None:
