@@ -15,7 +15,10 @@ Routes (the template's contract; every reply is JSON):
 ``POST /api/lambda/webhook``
     Remotion's signed webhook (mounted when a webhook secret is configured): answers
     ``{"success":true}``; 401 for a missing or wrong ``X-Remotion-Signature``, 409 for a
-    replay.
+    replay. Each verified webhook is published to :attr:`RemotionWeb.hub` as a
+    :class:`~aioremotion.hub.RenderOutcome` before the answer (a hub that fails to take
+    it makes the answer a 500, so Remotion's retry is accepted), and the watches given
+    that hub finish on it.
 ``GET /``
     A demo page: a title, a Render button, a progress bar, then the video.
 
@@ -78,6 +81,7 @@ from .. import environment
 from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
 from ..handles import RenderHandle
+from ..hub import LocalHub, OutcomeHub
 from ..protocol.naming import check_bucket_name, check_render_id
 from ..protocol.schedule import PollPolicy
 from ..protocol.watch import progress_event
@@ -177,15 +181,28 @@ class RemotionWeb:
                 [("webhook_secret", "is required to receive webhooks (on_webhook was given): "
                                     "set REMOTION_WEBHOOK_SECRET or WebConfig(webhook_secret=...)")]
             )
+        #: Where verified webhooks go, and what the app's watches wait on: the config's
+        #: hub, else (when webhooks are configured) an in-process LocalHub the app owns
+        #: and closes on shutdown; None without webhooks (watches then poll).
+        self.hub: OutcomeHub | None = cfg.hub
+        self._owns_hub = False
+        if self.hub is None and cfg.webhook_secret:
+            self.hub, self._owns_hub = self._default_hub(), True
         self.webhooks: WebhookReceiver | None = (
             WebhookReceiver(
                 cfg.webhook_secret, on_webhook,
                 replay_window_s=cfg.webhook_replay_window_s,
                 max_entries=cfg.webhook_replay_max_entries,
+                hub=self.hub,
             )
             if cfg.webhook_secret
             else None
         )
+
+    def _default_hub(self) -> OutcomeHub:
+        """The hub of an app whose config names none but receives webhooks (the app owns
+        it: closed when its lifespan ends)."""
+        return LocalHub()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -194,6 +211,8 @@ class RemotionWeb:
         """Open the app's own client (unless one was injected) and find the render bucket;
         close the client on exit."""
         async with AsyncExitStack() as stack:
+            if self._owns_hub and self.hub is not None:
+                stack.push_async_callback(self.hub.aclose)
             if not self._injected:
                 cfg = self.config
                 try:
