@@ -271,8 +271,10 @@ async def wait(
 
     ``render`` is a handle, or a render id with ``bucket_name=`` (as for :func:`watch`).
     With ``hub=`` it finishes on the render's webhook; without ``on_progress`` it then
-    reads S3 at most twice (once at the start, once after a success webhook) whatever the
-    render's length, plus one read every ``safety_poll_s`` if no webhook arrives.
+    reads S3 once at the start and once after a success webhook (none after an error or
+    timeout webhook), plus one safety read per ``safety_poll_s`` the render lasts: 2 reads
+    for a render shorter than ``safety_poll_s``, whatever its length when
+    ``safety_poll_s`` is at least the function's timeout.
 
     Example::
 
