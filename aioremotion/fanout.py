@@ -50,6 +50,7 @@ from .watching import WatchOptions, watch
 
 if TYPE_CHECKING:
     from .client import RemotionLambda
+    from .hub import OutcomeHub
 
 __all__ = [
     "Batch",
@@ -279,6 +280,9 @@ class Batch:
             async for tagged in batch.events():
                 print(tagged.key, tagged.event.type)
         print([result.status for result in batch.results])
+
+    With ``hub=`` (see :mod:`aioremotion.hub`) the watches finish on the renders'
+    webhooks: about two S3 requests per render whatever its length.
     """
 
     client: RemotionLambda
@@ -302,6 +306,11 @@ class Batch:
     start_shield_s: float = 60.0
     #: Called as jobs move on (see :class:`BatchObserver`).
     observer: BatchObserver = field(default_factory=BatchObserver)
+    #: An :class:`~aioremotion.hub.OutcomeHub` fed by the renders' verified webhooks
+    #: (start them with ``webhook={"url": ..., "secret": ...}`` pointing at the receiver
+    #: that publishes to it): every watch then finishes on its webhook and reads S3 only
+    #: every ``watch_options.safety_poll_s`` in between (see :func:`~aioremotion.wait`).
+    hub: OutcomeHub | None = None
     results: list[JobResult] = field(default_factory=list)
     pacer: StartPacer = field(default_factory=StartPacer)
     _tg: TaskGroup | None = None
@@ -409,7 +418,8 @@ class Batch:
             self.observer.started(result)
             self._emit(result, Started(result.render, resumed=resumed))
             try:
-                async for event in watch(self.client, result.render, self.watch_options):
+                async for event in watch(self.client, result.render, self.watch_options,
+                                         hub=self.hub):
                     if isinstance(event, (Done, Failed)):
                         result.outcome = event
                     self.observer.event(result, event)
@@ -526,6 +536,7 @@ async def render_many(
     cancel_remote_on_exit: bool = False,
     watch_options: WatchOptions | None = None,
     on_started: Callable[[JobResult], object] | None = None,
+    hub: OutcomeHub | None = None,
 ) -> list[JobResult]:
     """Render every job; results in input order.
 
@@ -533,12 +544,18 @@ async def render_many(
     (which carries every result); otherwise failures are collected in the results.
     ``on_started`` is called with each job's result the moment its render is known, so
     a caller that is cancelled or interrupted still knows every render it started.
+    ``hub``: the watches finish on the renders' webhooks (see :attr:`Batch.hub`).
+
+    Example::
+
+        hub = LocalHub()   # fed by a WebhookReceiver(secret, hub=hub) or the web app
+        results = await render_many(remotion, [{**card, "webhook": hook}] * 100, hub=hub)
     """
     observer = _OnStarted(on_started) if on_started is not None else BatchObserver()
     async with Batch(client, max_in_flight=max_in_flight,
                      max_concurrent_starts=max_concurrent_starts, fail_fast=fail_fast,
                      cancel_remote_on_exit=cancel_remote_on_exit,
-                     watch_options=watch_options, observer=observer) as batch:
+                     watch_options=watch_options, observer=observer, hub=hub) as batch:
         for job in jobs:
             batch.submit(job)
     return batch.results

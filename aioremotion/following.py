@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .client import RemotionLambda
     from .events import Done, Failed, Progress
     from .handles import RenderHandle
+    from .hub import OutcomeHub
     from .retry import ThrottleRetry
     from .streaming import RenderStream
     from .watching import WatchOptions
@@ -56,8 +57,8 @@ class Following:
         return await wait(self._client, render, options, **kwargs)
 
     def render_and_stream(self, options: RenderMediaOptions | Mapping[str, Any] | None = None,
-                          /, *, watch_options: WatchOptions | None = None, hub: Any = None,
-                          cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
+                          /, *, watch_options: WatchOptions | None = None,
+                          hub: OutcomeHub | None = None, cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
                           **kwargs: Unpack[RenderMediaKwargs]) -> RenderStream:
         """Start a render and stream its events (``renderMediaOnLambdaAndStream``):
         ``Started``, ``Progress``…, then ``Done`` or ``Failed``. The options are checked
@@ -82,7 +83,7 @@ class Following:
 
     def render_frames_and_stream(
             self, options: RenderFramesOptions | Mapping[str, Any] | None = None, /, *,
-            watch_options: WatchOptions | None = None, hub: Any = None,
+            watch_options: WatchOptions | None = None, hub: OutcomeHub | None = None,
             cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
             **kwargs: Unpack[RenderFramesKwargs]) -> RenderStream:
         """:meth:`render_and_stream` for an image sequence (``renderFramesOnLambdaAndStream``):

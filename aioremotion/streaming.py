@@ -55,6 +55,7 @@ from .watching import WatchOptions, watch
 
 if TYPE_CHECKING:
     from .client import RemotionLambda
+    from .hub import OutcomeHub
 
 __all__ = ["START_SHIELD_S", "RenderStream", "StreamEvent"]
 
@@ -99,7 +100,7 @@ class RenderStream:
         start: Callable[[], Awaitable[RenderHandle]],
         *,
         watch_options: WatchOptions | None = None,
-        hub: Any = None,
+        hub: OutcomeHub | None = None,
         cancel_on_exit: bool = False,
         start_shield_s: float = START_SHIELD_S,
         **watch_kwargs: Any,
@@ -112,8 +113,7 @@ class RenderStream:
         self._start = start
         self._watch_options = watch_options
         self._watch_kwargs = dict(watch_kwargs)
-        if hub is not None:  # watch() takes it from the hub release on
-            self._watch_kwargs["hub"] = hub
+        self._watch_kwargs["hub"] = hub
         self._cancel_on_exit = cancel_on_exit
         self._start_shield_s = start_shield_s
         self._events: AsyncIterator[Progress | Done | Failed] | None = None

@@ -15,10 +15,17 @@ Example::
         done = await wait(remotion, render)     # or just this: Done, or raises RenderFailed
         # another process knows the render by its id and bucket:
         done = await wait(remotion, render.render_id, bucket_name=render.bucket_name)
+
+With ``hub=`` (an :class:`~aioremotion.hub.OutcomeHub` fed by the verified webhooks), the
+watch finishes on the webhook: between reads it races the machine's sleep against
+``hub.wait_outcome``; it reads S3 once at the start, once after a success webhook (for the
+size and cost) and otherwise only every ``WatchOptions.safety_poll_s`` (60 s), unless the
+caller displays progress.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,6 +49,7 @@ from .protocol.watch import (
     NotFound,
     NotModified,
     PermanentError,
+    Pushed,
     Read,
     ReadOk,
     Sleep,
@@ -55,6 +63,7 @@ from .protocol.watch import (
 
 if TYPE_CHECKING:
     from .client import RemotionLambda
+    from .hub import OutcomeHub, RenderOutcome
 
 __all__ = ["LIVE_ESTIMATE_EVERY_S", "METADATA_GRACE_MS", "WatchError", "WatchOptions",
            "live_watch_options", "wait", "watch"]
@@ -153,6 +162,35 @@ def _failure(exc: Exception) -> WatchInput | None:
     return None
 
 
+async def _sleep_or_outcome(
+    hub: OutcomeHub, render_id: str, seconds: float,
+    sleep: Callable[[float], Awaitable[None]] | None,
+) -> RenderOutcome | None:
+    """Sleep ``seconds``, unless the hub delivers the render's outcome first (returned).
+
+    Cancel-safe: an outcome that arrives as the sleep ends stays kept in the hub, and the
+    next sleep returns it at once. With anyio's own sleep this is one cancel scope (no
+    task); an injected ``sleep`` (simulated time) races in a task group."""
+    if sleep is None:
+        with anyio.move_on_after(seconds):
+            return await hub.wait_outcome(render_id)
+        return None
+    got: list[RenderOutcome] = []
+
+    async def nap(scope: anyio.CancelScope) -> None:
+        await sleep(seconds)
+        scope.cancel()
+
+    async def listen(scope: anyio.CancelScope) -> None:
+        got.append(await hub.wait_outcome(render_id))
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(nap, group.cancel_scope)
+        group.start_soon(listen, group.cancel_scope)
+    return got[0] if got else None
+
+
 async def watch(
     client: RemotionLambda,
     render: RenderHandle | str,
@@ -162,6 +200,7 @@ async def watch(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] | None = None,
     rng: random.Random | None = None,
+    hub: OutcomeHub | None = None,
 ) -> AsyncIterator[Progress | Done | Failed]:
     """Yield a render's events until it is done or failed (the last event says which).
 
@@ -175,6 +214,12 @@ async def watch(
     reported as a timeout failure. ``clock``, ``sleep`` and ``rng`` may be injected
     (simulated time, deterministic jitter).
 
+    ``hub``: an :class:`~aioremotion.hub.OutcomeHub` fed by the verified webhooks; the
+    watch then finishes on the render's webhook (an ``error`` or ``timeout`` is the
+    :class:`Failed`; a ``success`` is confirmed by one read, for the size and cost) and
+    polls only every ``options.safety_poll_s`` in case none arrives, unless progress is
+    wanted (``options.poll_progress``, or ``heartbeat_s`` set).
+
     Example::
 
         async for event in watch(remotion, "k1a2b3c4d5", bucket_name="remotionlambda-…"):
@@ -185,13 +230,24 @@ async def watch(
     handle = _resolve(client, render, bucket_name)
     nap = sleep or anyio.sleep
     source = _ProgressSource(client, handle, opts.via)
-    machine = WatchMachine(handle.progress_context(), opts, start=clock(), rng=rng)
+    machine = WatchMachine(handle.progress_context(), opts, start=clock(), rng=rng,
+                           push=hub is not None)
+    listening = hub
     while True:
         action = machine.next_action(clock())
         if isinstance(action, Sleep):
             if action.event is not None:  # an estimate between reads (estimate_every_s)
                 yield action.event
-            await nap(action.seconds)
+            if listening is None:
+                await nap(action.seconds)
+                continue
+            outcome = await _sleep_or_outcome(listening, handle.render_id, action.seconds,
+                                              sleep)
+            if outcome is not None:
+                listening = None  # heard: what is left is at most one read
+                event = machine.receive(Pushed(outcome))
+                if event is not None:
+                    yield event
             continue
         if isinstance(action, Finished):
             return
@@ -223,19 +279,29 @@ async def wait(
     *,
     bucket_name: str | None = None,
     on_progress: Callable[[Progress], Any] | None = None,
+    hub: OutcomeHub | None = None,
     **watch_kwargs: Any,
 ) -> Done:
     """Wait for a render: returns :class:`Done`, or raises :class:`RenderFailed`.
 
     ``render`` is a handle, or a render id with ``bucket_name=`` (as for :func:`watch`).
+    With ``hub=`` it finishes on the render's webhook; without ``on_progress`` it then
+    reads S3 once at the start and once after a success webhook (none after an error or
+    timeout webhook), plus one safety read per ``safety_poll_s`` the render lasts: 2 reads
+    for a render shorter than ``safety_poll_s``, whatever its length when
+    ``safety_poll_s`` is at least the function's timeout.
 
     Example::
 
         done = await wait(remotion, render_id, bucket_name=bucket, on_progress=print)
         print(done.url, done.size)
+        done = await wait(remotion, handle, hub=web.hub)   # finishes on the webhook
     """
     handle = _resolve(client, render, bucket_name)
-    async for event in watch(client, handle, options, **watch_kwargs):
+    opts = options or WatchOptions()
+    if hub is not None and on_progress is not None and opts.poll_progress is None:
+        opts = dataclasses.replace(opts, poll_progress=True)  # progress is displayed
+    async for event in watch(client, handle, opts, hub=hub, **watch_kwargs):
         if isinstance(event, Done):
             return event
         if isinstance(event, Failed):

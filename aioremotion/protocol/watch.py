@@ -61,8 +61,7 @@ import random
 from typing import Final, Literal
 
 from ..errors import ProgressFileError, RemotionError
-from .events import Done, Failed, Progress, event_from_progress, render_stage
-from .naming import launch_logs_url
+from .events import Done, Failed, Progress, render_stage
 from .progress import (
     NOT_CHECKED,
     WEIGHT_COMBINING,
@@ -78,6 +77,7 @@ from .progress import (
     parse_progress_file,
 )
 from .schedule import PollSchedule
+from .watch_events import _differs, metadata_timeout_failure, progress_event
 from .watch_messages import (
     Abort,
     Action,
@@ -88,6 +88,7 @@ from .watch_messages import (
     NotFound,
     NotModified,
     PermanentError,
+    Pushed,
     Read,
     ReadOk,
     Sleep,
@@ -97,6 +98,7 @@ from .watch_messages import (
     WatchProtocolError,
 )
 from .watch_options import METADATA_GRACE_MS, Via, WatchOptions
+from .webhooks import outcome_event
 
 __all__ = [
     "METADATA_GRACE_MS",
@@ -109,6 +111,7 @@ __all__ = [
     "NotFound",
     "NotModified",
     "PermanentError",
+    "Pushed",
     "Read",
     "ReadOk",
     "Sleep",
@@ -128,67 +131,6 @@ __all__ = [
 _READ_TOLERANCE_S: Final = 1e-3
 #: Estimates closer than this to what was sent are not sent (a 0.01 % step moves no bar).
 _MIN_ESTIMATE_STEP: Final = 1e-4
-
-
-# ---------------------------------------------------------------- one read's event
-
-
-def metadata_timeout_failure(ctx: ProgressContext, progress: RenderProgress) -> Failed:
-    """The failure of a render whose main function never wrote the render's metadata."""
-    return Failed(
-        message=(
-            f"The main function of render {ctx.render_id} did not report the render's "
-            f"metadata before its timeout ({ctx.timeout_ms} ms): it most likely crashed "
-            "(for example out of memory) before validating the composition. Check the "
-            f"launch logs: {launch_logs_url(ctx.region, ctx.function_name, ctx.render_id)}"
-        ),
-        render_id=ctx.render_id,
-        explanation="The main function timed out or crashed before the render started.",
-        errors=progress.errors,
-        timed_out=True,
-    )
-
-
-def progress_event(
-    progress: RenderProgress,
-    ctx: ProgressContext,
-    *,
-    floor: float = 0.0,
-    metadata_grace_s: float = METADATA_GRACE_MS / 1000,
-) -> Progress | Done | Failed:
-    """The event one read means, by the rules that need no history (the machine's
-    single step; the web route answers each request with it).
-
-    Done and Failed as the progress says, else Progress (at least ``floor``), except that
-    a render still without metadata ``metadata_grace_s`` past its ``timeoutTimestamp``
-    is a timeout failure: its main function died before it began. Monotonicity and
-    heartbeats need a history: :class:`WatchMachine` adds them.
-
-    Example:
-        >>> from aioremotion.protocol.progress import compute_render_progress
-        >>> ctx = ProgressContext.for_function(
-        ...     "remotion-render-4-0-527-mem2048mb-disk2048mb-120sec", region="us-east-1",
-        ...     render_id="k1a2b3c4d5", bucket_name="remotionlambda-useast1-abcdefghij")
-        >>> started = {"timeoutTimestamp": 1_760_000_120_000}
-        >>> fresh = compute_render_progress(started, ctx, now_ms=1_760_000_000_000)
-        >>> progress_event(fresh, ctx, floor=0.03).progress
-        0.03
-        >>> late = compute_render_progress(started, ctx, now_ms=1_760_000_140_001)
-        >>> progress_event(late, ctx).timed_out
-        True
-    """
-    event = event_from_progress(progress, floor=floor)
-    if isinstance(event, Progress) and progress.render_metadata is None:
-        timeout_at = progress.timeout_timestamp
-        if timeout_at is not None and progress.current_time > timeout_at + metadata_grace_s * 1000:
-            return metadata_timeout_failure(ctx, progress)
-    return event
-
-
-def _differs(a: Progress, b: Progress) -> bool:
-    return (a.progress, a.frames_rendered, a.chunks, a.lambdas_invoked) != (
-        b.progress, b.frames_rendered, b.chunks, b.lambdas_invoked
-    )
 
 
 # ---------------------------------------------------------------- the machine
@@ -266,8 +208,11 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         "_last_sent_at",
         "_now",
         "_pending",
+        "_push",
+        "_pushed",
         "_raw",
         "_read_at",
+        "_settled",
         "_state",
         "context",
         "options",
@@ -281,6 +226,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         *,
         start: float,
         rng: random.Random | None = None,
+        push: bool = False,
     ) -> None:
         self.context: ProgressContext = ctx
         self.options: WatchOptions = options if options is not None else WatchOptions()
@@ -303,6 +249,12 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         # What an estimate extrapolates from: (the last read's progress, its stage's
         # progress, how much of the overall progress that stage moves).
         self._basis: tuple[float, float, float] | None = None
+        # push: an outcome hub will deliver the webhook (slow safety poll unless progress
+        # is wanted); pushed: a success webhook came (read now, then on the policy);
+        # settled: the last read succeeded (errors and a missing file keep the policy)
+        self._push = push and not self.options.progress_wanted
+        self._pushed = False
+        self._settled = False
 
     # ------------------------------------------------------------------ state
 
@@ -346,6 +298,8 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         every = self.options.estimate_every_s
         if self._state == "sleep":
             delay = self.schedule.next_delay(now)
+            if self._push and self._settled and not self._pushed:
+                delay = max(delay, self.options.safety_poll_s)  # the webhook will tell
             if every is None or self._last is None:
                 self._state = "read"
                 return Sleep(delay)
@@ -376,6 +330,8 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         if self._end is not None:
             raise WatchProtocolError(f"the watch has ended ({self._end!r}); "
                                      f"{type(result).__name__} is too late")
+        if isinstance(result, Pushed):
+            return self._pushed_outcome(result)
         if self._state not in ("reading", "head"):
             raise WatchProtocolError(f"{type(result).__name__} received, but no read or HEAD "
                                      "is in flight: call next_action() first")
@@ -462,6 +418,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         now = self._now
         self._errors_in_row = 0
         self._first_missing = None
+        self._settled = True
         self._state = "sleep"
         opts = self.options
         event = progress_event(progress, self.context, floor=opts.progress_floor,
@@ -511,6 +468,20 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         return last.model_copy(update={"progress": estimate, "estimated": True,
                                        "eta_seconds": self.schedule.eta(now)})
 
+    def _pushed_outcome(self, pushed: Pushed) -> Done | Failed | None:
+        if self._state in ("reading", "head"):
+            raise WatchProtocolError("Pushed received while a read or HEAD is in flight: "
+                                     "feed the read's outcome first")
+        if pushed.outcome.render_id != self.context.render_id:
+            raise WatchProtocolError(f"Pushed outcome of render {pushed.outcome.render_id} "
+                                     f"fed to the watch of {self.context.render_id}")
+        event = outcome_event(pushed.outcome)
+        if event is not None:
+            return self._finish(event)
+        self._pushed = True   # success: read progress.json now for the size and cost
+        self._state = "read"
+        return None
+
     def _not_found(self, message: str) -> Done | Failed | None:
         now = self._now
         self._pending = None
@@ -519,6 +490,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
         if now - self._first_missing >= self.options.not_found_grace_s:
             return self._finish(Failed(message=message, render_id=self.context.render_id))
         self.schedule.observe_error(now)
+        self._settled = False
         self._state = "sleep"
         return None
 
@@ -534,6 +506,7 @@ key='renders/k1a2b3c4d5/out.mp4', custom_credentials=None))
             self._state = "ended"
             return
         self.schedule.observe_error(self._now)
+        self._settled = False
         self._state = "sleep"
 
     def _abort(self, error: Exception) -> None:

@@ -11,6 +11,7 @@ from typing import TypeAlias
 
 from .events import Done, Failed, Progress
 from .progress import OutputHead, OutputHeadRequest, ProgressFile, RenderProgress
+from .webhooks import RenderOutcome
 
 __all__ = [
     "Abort",
@@ -22,6 +23,7 @@ __all__ = [
     "NotFound",
     "NotModified",
     "PermanentError",
+    "Pushed",
     "Read",
     "ReadOk",
     "Sleep",
@@ -153,8 +155,21 @@ class PermanentError:
     error: Exception
 
 
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A verified webhook's outcome for this render arrived (through an outcome hub).
+
+    Fed when no read or HEAD is in flight (while sleeping): ``error`` and ``timeout``
+    finish the watch with :class:`Failed`; ``success`` makes the machine read
+    progress.json once at once, for the size and final cost (the webhook has neither
+    size nor chunks), then finish with :class:`Done` by the polling rules."""
+
+    outcome: RenderOutcome
+
+
 WatchInput: TypeAlias = (
     ReadOk | NotModified | StatusReply | HeadResult | NotFound | TransientError | PermanentError
+    | Pushed
 )
 
 

@@ -43,6 +43,14 @@ class WatchOptions:
     (``estimated=True``) this often, from the current stage's measured rate (for live
     displays: a bar fed by few reads then still moves; None, the default: only reads).
 
+    With an outcome hub (``watch(..., hub=...)``: the watch finishes on the verified
+    webhook), ``safety_poll_s`` is the slow poll kept in case no webhook ever arrives
+    (Remotion retries a delivery at most twice), and ``poll_progress`` says whether
+    progress.json is still read on ``policy`` for :class:`Progress` events a caller
+    displays (``None``: only for a live display, when ``heartbeat_s`` or
+    ``estimate_every_s`` is set). Without a hub both are ignored: the watch polls on
+    ``policy``.
+
     Example:
         >>> WatchOptions(via="lambda", heartbeat_s=5).via
         'lambda'
@@ -61,6 +69,8 @@ class WatchOptions:
     max_consecutive_errors: int
     metadata_grace_s: float
     estimate_every_s: float | None
+    safety_poll_s: float
+    poll_progress: bool | None
 
     def __init__(
         self,
@@ -72,6 +82,8 @@ class WatchOptions:
         max_consecutive_errors: int = 20,
         metadata_grace_s: float = METADATA_GRACE_MS / 1000,
         estimate_every_s: float | None = None,
+        safety_poll_s: float = 60.0,
+        poll_progress: bool | None = None,
         *,
         source: Via | object = _NO_SOURCE,
     ) -> None:
@@ -87,6 +99,9 @@ class WatchOptions:
                 or not 0.0 < estimate_every_s < float("inf")):
             raise InvalidOptionsError([("estimate_every_s", "must be a positive number of "
                                         f"seconds, or None; got {estimate_every_s!r}")])
+        if not safety_poll_s > 0:
+            raise InvalidOptionsError([("safety_poll_s",
+                                        f"must be positive; got {safety_poll_s!r}")])
         values = {
             "policy": policy if policy is not None else PollPolicy.default(),
             "via": via,
@@ -96,9 +111,18 @@ class WatchOptions:
             "max_consecutive_errors": max_consecutive_errors,
             "metadata_grace_s": metadata_grace_s,
             "estimate_every_s": None if estimate_every_s is None else float(estimate_every_s),
+            "safety_poll_s": safety_poll_s,
+            "poll_progress": poll_progress,
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
+
+    @property
+    def progress_wanted(self) -> bool:
+        """Whether a watch with a hub still polls for progress (see ``poll_progress``)."""
+        if self.poll_progress is not None:
+            return self.poll_progress
+        return self.heartbeat_s is not None or self.estimate_every_s is not None
 
     @property
     def source(self) -> Via:

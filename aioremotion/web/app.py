@@ -32,7 +32,10 @@ request's ``Accept`` asks for one):
 ``POST /api/lambda/webhook``
     Remotion's signed webhook (mounted when a webhook secret is configured): answers
     ``{"success":true}``; 401 for a missing or wrong ``X-Remotion-Signature``, 409 for a
-    replay.
+    replay. Each verified webhook is published to :attr:`RemotionWeb.hub` as a
+    :class:`~aioremotion.hub.RenderOutcome` before the answer (a hub that fails to take
+    it makes the answer a 500, so Remotion's retry is accepted), and the watches given
+    that hub finish on it.
 ``GET /``
     A demo page: a title, a Render button, a progress bar, then the video.
 
@@ -97,6 +100,7 @@ from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
 from ..events import Done, Failed, Progress
 from ..handles import RenderHandle
+from ..hub import LocalHub, OutcomeHub
 from ..protocol.naming import check_bucket_name, check_render_id
 from ..protocol.watch import progress_event
 from ..watching import live_watch_options, watch
@@ -202,15 +206,28 @@ class RemotionWeb:
                 [("webhook_secret", "is required to receive webhooks (on_webhook was given): "
                                     "set REMOTION_WEBHOOK_SECRET or WebConfig(webhook_secret=...)")]
             )
+        #: Where verified webhooks go, and what the app's watches wait on: the config's
+        #: hub, else (when webhooks are configured) an in-process LocalHub the app owns
+        #: and closes on shutdown; None without webhooks (watches then poll).
+        self.hub: OutcomeHub | None = cfg.hub
+        self._owns_hub = False
+        if self.hub is None and cfg.webhook_secret:
+            self.hub, self._owns_hub = self._default_hub(), True
         self.webhooks: WebhookReceiver | None = (
             WebhookReceiver(
                 cfg.webhook_secret, on_webhook,
                 replay_window_s=cfg.webhook_replay_window_s,
                 max_entries=cfg.webhook_replay_max_entries,
+                hub=self.hub,
             )
             if cfg.webhook_secret
             else None
         )
+
+    def _default_hub(self) -> OutcomeHub:
+        """The hub of an app whose config names none but receives webhooks (the app owns
+        it: closed when its lifespan ends)."""
+        return LocalHub()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -219,6 +236,8 @@ class RemotionWeb:
         """Open the app's own client (unless one was injected) and find the render bucket;
         close the client on exit."""
         async with AsyncExitStack() as stack:
+            if self._owns_hub and self.hub is not None:
+                stack.push_async_callback(self.hub.aclose)
             if not self._injected:
                 cfg = self.config
                 try:
@@ -444,10 +463,7 @@ class RemotionWeb:
         :data:`STREAM_HEARTBEAT_S`, through the app's outcome hub when it has one."""
         options = dataclasses.replace(live_watch_options(heartbeat_s=STREAM_HEARTBEAT_S),
                                       progress_floor=self.config.progress_floor)
-        hub = getattr(self, "hub", None)
-        # (a dict: type-checks both before and after watch() takes hub=)
-        extra: dict[str, Any] = {"hub": hub} if hub is not None else {}
-        return watch(self.client, handle, options, **extra)
+        return watch(self.client, handle, options, hub=self.hub)
 
     def _stream(self, handle: RenderHandle) -> AsyncIterator[dict[str, Any]]:
         """A render's events in the template's shapes (see :func:`template_events`)."""

@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from .. import environment
 from ..errors import InvalidOptionsError
 from ..function_versions import require_function_name_for_auto
+from ..hub import OutcomeHub
 from ..protocol.constants import (
     DEFAULT_REMOTION_VERSION,
     MINIMUM_FRAMES_PER_LAMBDA,
@@ -106,10 +107,14 @@ class WebConfig(ValidatedModel):
         webhook_path: where the webhook route is mounted.
         webhook_replay_window_s, webhook_replay_max_entries: how long (and how many) a
             ``(renderId, type)`` pair is remembered to refuse replays.
+        hub: the :class:`~aioremotion.hub.OutcomeHub` the webhook route publishes to and
+            the app's watches wait on (a hub shared by several workers); ``None``: an
+            in-process :class:`~aioremotion.hub.LocalHub` when ``webhook_secret`` is set.
+            A hub given here is the caller's to close.
         demo_page: serve the demo page at ``/``.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     region: str = "us-east-1"
     site_name: str = "my-next-app"
@@ -137,6 +142,7 @@ class WebConfig(ValidatedModel):
     webhook_path: str = "/api/lambda/webhook"
     webhook_replay_window_s: float = 24 * 3600.0
     webhook_replay_max_entries: int = 10_000
+    hub: OutcomeHub | None = Field(default=None, exclude=True, repr=False)
     demo_page: bool = True
 
     @field_validator("allowed_compositions", "allowed_buckets", mode="before")
@@ -225,7 +231,9 @@ class WebConfig(ValidatedModel):
         >>> WebConfig().replace(composition="Square").composition
         'Square'
         """
-        return type(self).model_validate({**self.model_dump(exclude_unset=True), **changes})
+        kept = {"hub": self.hub} if self.hub is not None else {}  # not dumped: an object
+        return type(self).model_validate({**self.model_dump(exclude_unset=True), **kept,
+                                          **changes})
 
     # ------------------------------------------------------------ environment
 

@@ -30,7 +30,7 @@ import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
@@ -38,7 +38,10 @@ from pydantic.alias_generators import to_camel
 from ..errors import RemotionError
 from ..protocol.nesting import MAX_JSON_DEPTH, JsonTooDeepError, parse_json
 from ..protocol.progress import EnhancedErrorInfo
-from ..protocol.webhooks import NO_SECRET, verify_webhook_signature
+from ..protocol.webhooks import NO_SECRET, RenderOutcome, verify_webhook_signature
+
+if TYPE_CHECKING:
+    from ..hub import OutcomeHub
 
 __all__ = [
     "ReplayGuard",
@@ -137,6 +140,20 @@ class WebhookRejected(RemotionError):
         super().__init__(message)
 
 
+def _decode(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
+    """The webhook body as a JSON object (WebhookRejected 400 when it is not one)."""
+    try:
+        data = (parse_json(body, field="webhook body", limit=MAX_JSON_DEPTH + 8)
+                if isinstance(body, (bytes, str)) else body)
+    except JsonTooDeepError as exc:
+        raise WebhookRejected(400, f"The webhook body {exc.problems[0][1]}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WebhookRejected(400, f"The webhook body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "The webhook body must be a JSON object")
+    return data
+
+
 def parse_webhook_payload(
     body: bytes | str | dict[str, Any],
 ) -> WebhookSuccess | WebhookError | WebhookTimeout:
@@ -148,15 +165,7 @@ def parse_webhook_payload(
     ...                        "bucketName": "b1b", "errors": [{"message": "boom"}]}).errors[0]
     WebhookErrorInfo(message='boom', name='Error', stack='')
     """
-    try:
-        data = (parse_json(body, field="webhook body", limit=MAX_JSON_DEPTH + 8)
-                if isinstance(body, (bytes, str)) else body)
-    except JsonTooDeepError as exc:
-        raise WebhookRejected(400, f"The webhook body {exc.problems[0][1]}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookRejected(400, f"The webhook body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "The webhook body must be a JSON object")
+    data = _decode(body)
     try:
         return _PAYLOAD.validate_python(data)
     except ValidationError as exc:
@@ -230,6 +239,10 @@ class WebhookReceiver:
             Remotion's retry is accepted.
         replay_window_s, max_entries: how long and how many ``(renderId, type)`` pairs are
             remembered.
+        hub: an :class:`~aioremotion.hub.OutcomeHub`: each accepted webhook is published
+            to it as a :class:`~aioremotion.hub.RenderOutcome` (before ``on_webhook`` is
+            called), so watches given the same hub finish on it. When publishing fails the
+            delivery is refused like a failing callback (Remotion's retry is accepted).
     """
 
     def __init__(
@@ -240,11 +253,13 @@ class WebhookReceiver:
         replay_window_s: float = 24 * 3600.0,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        hub: OutcomeHub | None = None,
     ) -> None:
         if not secret:
             raise ValueError("a webhook secret is required: unsigned webhooks are refused")
         self._secret = secret
         self.on_webhook = on_webhook
+        self.hub = hub
         self.replays = ReplayGuard(window_s=replay_window_s, max_entries=max_entries,
                                    clock=clock)
 
@@ -273,10 +288,11 @@ class WebhookReceiver:
         """Verify, parse, refuse replays, then call ``on_webhook``; returns the payload.
 
         Raises :class:`WebhookRejected` with status 401 (signature), 400 (not a payload)
-        or 409 (replay); exceptions of the callback propagate.
+        or 409 (replay); exceptions of the callback (and of the hub) propagate.
         """
         self.verify(body, signature)
-        payload = parse_webhook_payload(body)
+        data = _decode(body)
+        payload = parse_webhook_payload(data)
         key = (payload.render_id, payload.type)
         if not self.replays.claim(key):
             raise WebhookRejected(
@@ -284,6 +300,9 @@ class WebhookReceiver:
                      "received: refusing a replay"
             )
         try:
+            if self.hub is not None:
+                await self.hub.publish(RenderOutcome.from_webhook(data,
+                                                                  received_at=time.time()))
             if self.on_webhook is not None:
                 result = self.on_webhook(payload)
                 if inspect.isawaitable(result):

@@ -70,7 +70,7 @@ def reads(remotion: RemotionLambda) -> int:
 
 
 async def test_ndjson_stream_started_progress_done(emulator: RemotionEmulator) -> None:
-    emulator.faults.slow_renders(100)  # about 1 s: progress is read (first read at 0.25 s) before done
+    emulator.faults.slow_renders(100)  # ~1 s: progress is read before done
     async with running_app(emulator) as (http, _):
         with anyio.fail_after(60):
             response = await http.post("/api/lambda/render", json=BODY, headers=NDJSON)
