@@ -58,7 +58,8 @@ class Following:
 
     def render_and_stream(self, options: RenderMediaOptions | Mapping[str, Any] | None = None,
                           /, *, watch_options: WatchOptions | None = None,
-                          hub: OutcomeHub | None = None, cancel_on_exit: bool = False, throttle_retry: ThrottleRetry | None = None,
+                          hub: OutcomeHub | None = None, cancel_on_exit: bool = False,
+                          throttle_retry: ThrottleRetry | None = None,
                           **kwargs: Unpack[RenderMediaKwargs]) -> RenderStream:
         """Start a render and stream its events (``renderMediaOnLambdaAndStream``):
         ``Started``, ``Progress``…, then ``Done`` or ``Failed``. The options are checked
