@@ -44,10 +44,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import HubError, HubUnavailableError, InvalidOptionsError
 from .hub import HubClosedError, OutcomeHub, RenderOutcome
+from .hub_url import hide_password
 
 try:
     import redis.asyncio as aioredis
@@ -61,7 +62,7 @@ except ImportError as exc:  # shown by tests/hub_redis/test_hub_redis.py with re
         "process)"
     ) from exc
 
-__all__ = ["REDIS_SCHEMES", "RedisHub", "hide_password"]
+__all__ = ["REDIS_SCHEMES", "RedisHub"]
 
 logger = logging.getLogger("aioremotion.hub")
 
@@ -79,23 +80,6 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 return 0
 """
-
-
-def hide_password(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``, to show in messages.
-
-    >>> hide_password("redis://:s3cr3t@cache.internal:6379/0")
-    'redis://:***@cache.internal:6379/0'
-    >>> hide_password("redis://127.0.0.1:6379/0")
-    'redis://127.0.0.1:6379/0'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port is not None else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def _encode(outcome: RenderOutcome) -> str:

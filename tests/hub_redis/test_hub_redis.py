@@ -22,7 +22,8 @@ if not os.environ.get("CI"):
     pytest.importorskip("redis", reason='redis-py is not installed: pip install '
                                         '"aioremotion[redis]"')
 
-from aioremotion.hub_redis import RedisHub, hide_password
+from aioremotion.hub_redis import RedisHub
+from aioremotion.hub_url import hide_password
 
 from .conftest import RedisServer
 
