@@ -22,10 +22,9 @@ from typing import Any, Final
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from .. import environment
+from .. import environment, hub_url
 from ..errors import InvalidOptionsError
 from ..function_versions import require_function_name_for_auto
-from ..hub_url import check_hub_url
 from ..protocol.constants import (
     DEFAULT_REMOTION_VERSION,
     MINIMUM_FRAMES_PER_LAMBDA,
@@ -195,7 +194,7 @@ class WebConfig(ValidatedModel):
             if not self.webhook_secret:
                 problems.append(("webhook_secret", "is required with webhook_url: the app "
                                                    "refuses unsigned webhooks"))
-        check("hub_url", check_hub_url, self.hub_url)
+        check("hub_url", hub_url.check_hub_url, self.hub_url)
         if not self.bucket_discovery_retry_s > 0:
             problems.append(("bucket_discovery_retry_s", "must be positive"))
         if self.webhook_replay_window_s <= 0:
