@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 
 from .errors import HubError, HubUnavailableError, InvalidOptionsError
 from .hub import HubClosedError, OutcomeHub, RenderOutcome
-from .hub_url import hide_password
+from .protocol.hub_urls import hide_password
 
 try:
     import redis.asyncio as aioredis

@@ -24,47 +24,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from . import environment
-from .errors import InvalidOptionsError
 from .hub import LocalHub, OutcomeHub
+from .protocol.hub_urls import HUB_URL_SCHEMES, check_hub_url, hide_password
 
 __all__ = ["HUB_URL_SCHEMES", "check_hub_url", "hide_password", "hub_from_url",
            "hub_url_from_env"]
-
-#: The schemes a hub URL may have (``memory`` is the in-process hub).
-HUB_URL_SCHEMES = ("memory", "redis", "rediss", "unix")
-
-
-def hide_password(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``, to show in messages.
-
-    >>> hide_password("redis://:s3cr3t@cache.internal:6379/0")
-    'redis://:***@cache.internal:6379/0'
-    >>> hide_password("redis://127.0.0.1:6379/0")
-    'redis://127.0.0.1:6379/0'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port is not None else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
-
-
-def check_hub_url(url: str | None, field: str = "hub_url") -> None:
-    """Raise :class:`~aioremotion.errors.InvalidOptionsError` unless ``url`` names a hub
-    (``None`` and ``""`` do: the in-process one). Nothing is imported or connected.
-
-    >>> check_hub_url("redis://127.0.0.1:6379/0")
-    """
-    if not url:
-        return
-    if urlsplit(url).scheme not in HUB_URL_SCHEMES:
-        raise InvalidOptionsError([(field, "must be memory:// or a redis://, rediss:// or "
-                                           f"unix:// URL; got {hide_password(url)!r}")])
 
 
 def hub_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
