@@ -123,7 +123,8 @@ class RedisHub(OutcomeHub):
     webhook that comes before its watch): keeps it ``keep_s`` seconds in Redis, where any
     process's later :meth:`wait_outcome` finds it; nothing else.
 
-    Nothing connects until the first call. Use it as an async context manager, or call
+    Nothing connects until the first call. asyncio only (redis-py's client); under trio
+    use :class:`~aioremotion.hub.LocalHub`. Use it as an async context manager, or call
     :meth:`aclose`.
 
     Example::
