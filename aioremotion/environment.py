@@ -52,6 +52,9 @@ VARIABLES: Final[Mapping[str, tuple[str, ...]]] = {
     "webhook_url": ("REMOTION_WEBHOOK_URL",),
     "credential_guard": ("REMOTION_CREDENTIAL_GUARD",),
     "max_body_bytes": ("REMOTION_MAX_BODY_BYTES",),
+    # where verified webhooks meet the watches (memory:// or unset: this process; redis://…
+    # shared by several workers; see aioremotion.hub_url)
+    "hub_url": ("AIOREMOTION_HUB_URL",),
     # the command line's progress bar ("dumb": plain lines instead)
     "terminal": ("TERM",),
     # how progress.json is read

@@ -34,6 +34,8 @@ backoff; see docs/ERRORS.md)::
     ├── InvalidReplyError               the reply is not what the protocol promises
     ├── ProgressFileError               progress.json cannot be understood    [retried]
     ├── StillRenderNotSupportedError    progress asked of a still render
+    ├── HubError                        an outcome hub (aioremotion.hub_redis) failed
+    │   └── HubUnavailableError         ... because its server cannot be reached
     ├── RenderFailed                    (aioremotion.events) wait() on a failed render
     ├── WatchError                      (aioremotion.watching) too many errors in a row
     └── BatchFailed                     (aioremotion.fanout) a fail_fast batch stopped
@@ -68,6 +70,8 @@ __all__ = [
     "CredentialsMissingError",
     "FunctionInvocationError",
     "FunctionNotFoundError",
+    "HubError",
+    "HubUnavailableError",
     "InvalidOptionsError",
     "InvalidReplyError",
     "ObjectNotFoundError",
@@ -477,3 +481,26 @@ class StillRenderNotSupportedError(RemotionError):
             "call getRenderProgress() on a still render. Once you have obtained the "
             "`renderId`, the render is already done!"
         )
+
+
+# ---------------------------------------------------------------- outcome hubs
+
+
+class HubError(RemotionError):
+    """An outcome hub (the store that carries verified webhooks to the watchers of their
+    renders, e.g. :class:`aioremotion.hub_redis.RedisHub`) failed or is misconfigured.
+    ``url`` is the hub's URL with any password hidden."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class HubUnavailableError(HubError):
+    """The hub's server cannot be reached (refused, timed out, connection lost and not
+    regained). Watchers still finish by polling; the message says how to fix it.
+
+    >>> print(HubUnavailableError("Redis at redis://127.0.0.1:6379/0 is unreachable",
+    ...                           url="redis://127.0.0.1:6379/0").url)
+    redis://127.0.0.1:6379/0
+    """

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from .. import environment
+from .. import environment, hub_url
 from ..errors import InvalidOptionsError
 from ..function_versions import require_function_name_for_auto
 from ..hub import OutcomeHub
@@ -56,7 +56,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, ...]]] = {
         "region", "serve_url", "site_name", "function_name", "ram_mb", "disk_mb",
         "timeout_s", "remotion_version", "composition", "allowed_compositions",
         "frames_per_lambda", "bucket_name", "allowed_buckets", "webhook_secret",
-        "webhook_url", "credential_guard", "max_body_bytes")
+        "webhook_url", "credential_guard", "max_body_bytes", "hub_url")
 }
 
 _POSITIVE_WHOLE = ("ram_mb", "disk_mb", "timeout_s", "max_body_bytes",
@@ -104,6 +104,10 @@ class WebConfig(ValidatedModel):
         webhook_secret: the HMAC secret; required to accept webhooks.
         webhook_url: the public URL of the webhook route; when set, every render started
             by the app asks Remotion to call it (signed with ``webhook_secret``).
+        hub_url: where verified webhooks meet the app's watches when no hub object is
+            given: unset or ``memory://`` keeps them in this process; ``redis://…`` shares
+            them between every worker and machine naming that Redis (``pip install
+            "aioremotion[redis]"``; see :func:`aioremotion.hub_url.hub_from_url`).
         webhook_path: where the webhook route is mounted.
         webhook_replay_window_s, webhook_replay_max_entries: how long (and how many) a
             ``(renderId, type)`` pair is remembered to refuse replays.
@@ -139,6 +143,7 @@ class WebConfig(ValidatedModel):
     detailed_progress: bool = False
     webhook_secret: str | None = Field(default=None, repr=False)
     webhook_url: str | None = None
+    hub_url: str | None = Field(default=None, repr=False)  # may carry a password
     webhook_path: str = "/api/lambda/webhook"
     webhook_replay_window_s: float = 24 * 3600.0
     webhook_replay_max_entries: int = 10_000
@@ -195,6 +200,7 @@ class WebConfig(ValidatedModel):
             if not self.webhook_secret:
                 problems.append(("webhook_secret", "is required with webhook_url: the app "
                                                    "refuses unsigned webhooks"))
+        check("hub_url", hub_url.check_hub_url, self.hub_url)
         if not self.bucket_discovery_retry_s > 0:
             problems.append(("bucket_discovery_retry_s", "must be positive"))
         if self.webhook_replay_window_s <= 0:
@@ -261,6 +267,7 @@ class WebConfig(ValidatedModel):
         REMOTION_WEBHOOK_URL              webhook_url
         REMOTION_CREDENTIAL_GUARD         credential_guard (``0``/``1``)
         REMOTION_MAX_BODY_BYTES           max_body_bytes
+        AIOREMOTION_HUB_URL               hub_url (``redis://…``: shared by workers)
         ================================  ==========================================
 
         Example::
