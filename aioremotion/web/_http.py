@@ -5,9 +5,11 @@ messages without echoing it whole."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -300,3 +302,9 @@ async def template_events(render: RenderHandle,
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+@functools.cache
+def demo_page() -> str:
+    """The demo page (``demo.html`` beside this module; the app fills in its settings)."""
+    return (Path(__file__).with_name("demo.html")).read_text(encoding="utf-8")

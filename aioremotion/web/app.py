@@ -79,13 +79,11 @@ or pass ``client=`` a :class:`~aioremotion.RemotionLambda` you open yourself.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -100,7 +98,8 @@ from ..client import RemotionLambda
 from ..errors import InvalidOptionsError, RenderNotFoundError
 from ..events import Done, Failed, Progress
 from ..handles import RenderHandle
-from ..hub import LocalHub, OutcomeHub
+from ..hub import OutcomeHub
+from ..hub_url import hub_from_url
 from ..protocol.naming import check_bucket_name, check_render_id
 from ..protocol.watch import progress_event
 from ..watching import live_watch_options, watch
@@ -110,6 +109,7 @@ from ._http import (
     EventStreamResponse,
     StreamFormat,
     clip,
+    demo_page,
     echo,
     error_response,
     json_type,
@@ -225,9 +225,10 @@ class RemotionWeb:
         )
 
     def _default_hub(self) -> OutcomeHub:
-        """The hub of an app whose config names none but receives webhooks (the app owns
-        it: closed when its lifespan ends)."""
-        return LocalHub()
+        """The hub of an app whose config names no hub object but receives webhooks: the
+        one ``hub_url`` names (``AIOREMOTION_HUB_URL``; unset: in-process); the app owns
+        it and closes it when its lifespan ends."""
+        return hub_from_url(self.config.hub_url)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -534,7 +535,7 @@ class RemotionWeb:
         }
         # "<" escaped: the JSON sits inside a <script> element
         data = json.dumps(settings).replace("<", "\\u003c")
-        return HTMLResponse(_demo_page().replace("__SETTINGS__", data))
+        return HTMLResponse(demo_page().replace("__SETTINGS__", data))
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -592,9 +593,3 @@ def create_app(
     )
     app.state.remotion_web = web
     return app
-
-
-@functools.cache
-def _demo_page() -> str:
-    """The demo page (``demo.html`` beside this module; the settings are filled in)."""
-    return (Path(__file__).with_name("demo.html")).read_text(encoding="utf-8")
