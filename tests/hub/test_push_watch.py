@@ -82,7 +82,10 @@ async def test_the_safety_poll_finishes_when_no_webhook_arrives(
             events = [e async for e in watch(remotion, handle, options, hub=hub,
                                              sleep=sleep)]
     assert isinstance(events[-1], Done)
-    assert slept and min(slept) >= 0.05  # every sleep after a good read is the safety one
+    # the first sleep is the policy's first_delay_s (before any read); every sleep after a
+    # good read is the safety one
+    assert slept[0] == FAST.first_delay_s
+    assert len(slept) > 1 and min(slept[1:]) >= 0.05
 
 
 async def test_error_and_timeout_webhooks_give_failed(emulator: RemotionEmulator) -> None:
