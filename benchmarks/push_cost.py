@@ -2,7 +2,8 @@
 
 The render set, the simulated time and the polling strategies are benchmark 1's
 (``benchmarks/polling_cost.py``: its ``Setup``, ``plan_renders``, emulator process and
-watcher processes are imported, not copied): N renders of log-uniform length run on the
+watcher processes are imported, not copied): its 12 renders (6 of 4-8 s, 6 of 3.5-6 min
+of Lambda time, 1-3 s invoke latency) run on the
 emulator ``speed`` times faster, and every strategy watches every render at once, each in
 its own process behind its own loopback proxies that count every request on the wire.
 
@@ -14,6 +15,8 @@ that hub (no progress wanted), each variant behind its own proxies:
   p   ``watch(..., hub=hub)`` with the default ``safety_poll_s=60``
   q   ``watch(..., hub=hub)`` with ``safety_poll_s=600`` (beyond every render's length:
       what a render costs when the safety poll never fires)
+  r   one ``Batch(hub=hub)`` watching every render (``Job(render=handle)``), safety poll
+      600 s: a batch waiting on webhooks
 
 compared with benchmark 1's (a) status Lambda every 1 s, (b) S3 every 1 s, (d)
 ``PollPolicy.default()`` and (e) ``PollPolicy.cheap()`` (the official SDK's loop, (c), needs
@@ -22,7 +25,7 @@ seconds from "output written" (``postRenderData.endTime``); "webhook" is when th
 webhook was verified, so "after webhook" is what the push watch adds to the webhook's own
 delivery latency (one S3 read, for the size and cost).
 
-Run: ``python benchmarks/push_cost.py [--renders N] [--quick]``; writes
+Run: ``python benchmarks/push_cost.py [--quick]``; writes
 ``benchmarks/results/push_cost.json``.
 """
 
@@ -33,6 +36,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -49,7 +53,12 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
 SCRIPT = Path(__file__).resolve()
 SECRET = "push-benchmark-s3cr3t"
 PUSH = {"p": ("push: hub + safety poll every 60 s", 60.0),
-        "q": ("push: hub + safety poll every 600 s", 600.0)}
+        "q": ("push: hub + safety poll every 600 s", 600.0),
+        "r": ("push: Batch(hub=) + safety poll every 600 s", 600.0)}
+#: The variant run as one ``Batch`` (jobs given the started renders' handles), not as
+#: watches of their own: a batch waiting on webhooks. A Batch takes no injected clock, so
+#: its waits are real seconds: its safety poll is divided by the speed factor.
+BATCH = "r"
 POLLED = ["a", "b", "c", "d", "e"]
 
 
@@ -63,6 +72,7 @@ async def run_push_watcher(args: argparse.Namespace) -> None:
     from aiohttp import web
 
     from aioremotion import RemotionLambda
+    from aioremotion.fanout import Batch, BatchObserver, Job, JobResult
     from aioremotion.handles import RenderHandle
     from aioremotion.hub import LocalHub
     from aioremotion.testing import FaultyProxy
@@ -129,12 +139,31 @@ async def run_push_watcher(args: argparse.Namespace) -> None:
             reader = asyncio.StreamReader()
             await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
                                          sys.stdin)
+            batch_client, _, batch_seen, _ = variants[BATCH]
+
+            class Recorder(BatchObserver):
+                def event(self, result: JobResult, event: Any) -> None:
+                    if event.type != "progress" and result.key is not None:
+                        record = batch_seen[result.key]
+                        record.terminal_at, record.outcome = time.time(), event.type
+
+            batch = Batch(batch_client, hub=hub, max_in_flight=100_000,
+                          watch_options=WatchOptions(safety_poll_s=PUSH[BATCH][1] / scale),
+                          observer=Recorder())
+            await batch.__aenter__()
             tasks = []
             while line := await reader.readline():
                 handle = RenderHandle.model_validate_json(line)
                 for name in PUSH:
+                    if name == BATCH:
+                        batch_seen[handle.render_id] = pc.Watched(observations=[])
+                        batch.submit(Job({}, key=handle.render_id, render=handle))
+                        continue
                     tasks.append(asyncio.ensure_future(watch_one(name, handle)))
             results = await asyncio.gather(*tasks, return_exceptions=True)
+            await batch.__aexit__(None, None, None)
+            variants[BATCH][3].extend(repr(r.error) for r in batch.results
+                                      if r.error is not None)
             for name in PUSH:
                 client, _, seen, failures = variants[name]
                 proxy = proxies[name]
@@ -180,13 +209,16 @@ async def run(setup: pc.Setup, polled: list[str]) -> dict[str, Any]:
     emulator = await pc._spawn(
         "--role", "emulator", "--out", str(workdir / "emulator.json"),
         "--speed", str(setup.speed), "--frame-cost-ms", str(setup.frame_cost_ms),
-        "--invoke-latency-ms", str(setup.invoke_latency_ms),
         "--combine-cost-ms", str(setup.combine_cost_ms),
+        "--latencies", json.dumps([p["invoke_latency_ms"] for p in plans]),
     )
     procs: dict[str, asyncio.subprocess.Process] = {}
     try:
-        env_line = await pc._read_line(emulator)
-        env = json.loads(env_line)
+        env = json.loads(await pc._read_line(emulator))
+        # the function's timeout (900 s) outlasts the long renders, as in benchmark 1
+        env["REMOTION_FUNCTION_NAME"] = re.sub(r"-\d+sec$", "-900sec",
+                                               env["REMOTION_FUNCTION_NAME"])
+        env_line = json.dumps(env)
         for name in polled:
             procs[name] = await pc._spawn("--role", "watcher", "--strategy", name,
                                           "--env", env_line, "--speed", str(setup.speed),
@@ -204,10 +236,10 @@ async def run(setup: pc.Setup, polled: list[str]) -> dict[str, Any]:
         session = AioSession()
         session.set_credentials(pc.ACCESS_KEY, pc.SECRET_KEY)
         started: dict[str, dict[str, Any]] = {}
-        print(f"starting {len(plans)} renders over {setup.stagger_s:.0f} s "
-              f"(Lambda time {setup.min_world_s:.0f}-{setup.max_world_s:.0f} s, "
-              f"speed {setup.speed:g}); polled: {', '.join(polled)}; push: p, q ...",
-              flush=True)
+        print(f"starting {len(plans)} renders ({setup.short_renders} of "
+              f"{setup.short_s[0]:g}-{setup.short_s[1]:g} s, {setup.long_renders} of "
+              f"{setup.long_s[0]:g}-{setup.long_s[1]:g} s; speed {setup.speed:g}); "
+              f"polled: {', '.join(polled)}; push: {', '.join(PUSH)} ...", flush=True)
         async with RemotionLambda(
             region=env["AWS_REGION"], function_name=env["REMOTION_FUNCTION_NAME"],
             session=session, s3_addressing_style="path",
@@ -227,7 +259,8 @@ async def run(setup: pc.Setup, polled: list[str]) -> dict[str, Any]:
                     proc.stdin.write(line)
                     await proc.stdin.drain()
 
-            await asyncio.gather(*(start(plan) for plan in plans))
+            for plan in plans:  # one after another: the emulator arms latencies in order
+                await start(plan)
         for proc in procs.values():
             assert proc.stdin is not None
             proc.stdin.close()
@@ -364,7 +397,6 @@ def report(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--renders", type=int, default=None, help="renders to watch")
     parser.add_argument("--quick", action="store_true",
                         help="fewer and shorter renders (about 40 s)")
     parser.add_argument("--role", choices=["main", "push"], default="main",
@@ -376,12 +408,10 @@ def main() -> None:
     if args.role == "push":
         asyncio.run(run_push_watcher(args))
         return
-    if args.quick:
-        setup = pc.Setup(renders=args.renders or 12, min_world_s=5, max_world_s=90,
-                         speed=2.5, stagger_s=4)
-    else:
-        setup = pc.Setup(renders=args.renders or 30, min_world_s=5, max_world_s=240,
-                         speed=2.5, stagger_s=20)
+    # benchmark 1's render set (the harness's: 6 of 4-8 s, 6 of 3.5-6 min, 1-3 s invoke
+    # latency), so push and polling are compared on the same renders
+    quick = pc.Setup(short_renders=3, long_renders=3, speed=5.0)
+    setup = quick if args.quick else pc.Setup()
     polled = [name for name in POLLED
               if name != "c" or importlib.util.find_spec("remotion_lambda") is not None]
     load_before = os.getloadavg()
