@@ -113,7 +113,8 @@ class RenderStream:
         self._start = start
         self._watch_options = watch_options
         self._watch_kwargs = dict(watch_kwargs)
-        self._watch_kwargs["hub"] = hub
+        if hub is not None:
+            self._watch_kwargs["hub"] = hub
         self._cancel_on_exit = cancel_on_exit
         self._start_shield_s = start_shield_s
         self._events: AsyncIterator[Progress | Done | Failed] | None = None

@@ -25,6 +25,8 @@ from aioremotion.protocol.pricing import (
     format_cost,
     format_final_cost,
 )
+from aioremotion.protocol.schedule import PollPolicy
+from aioremotion.watching import WatchOptions
 
 FRAME_COST_MS = 5
 FRAMES_PER_LAMBDA = 10  # Square has 30 frames: 3 renderers
@@ -44,7 +46,11 @@ async def test_final_cost_is_the_estimate_of_the_renderers_durations(
         render = await remotion.render_media(serve_url=emulator.serve_url,
                                              composition="Square", codec="h264",
                                              frames_per_lambda=FRAMES_PER_LAMBDA)
-        events = [event async for event in remotion.watch(render)]
+        # reads every 10-100 ms from 10 ms on: this render is over in about 0.1 s, before
+        # the default policy's first read, and the test needs to see it running
+        often = WatchOptions(policy=PollPolicy(first_delay_s=0.01, floor_s=0.01,
+                                               base_s=0.02, cap_s=0.1, near_finish_s=0.01))
+        events = [event async for event in remotion.watch(render, often)]
         final = await remotion.get_progress(render)
     state = await read_progress_json(emulator, render.render_id)
 
