@@ -408,6 +408,35 @@ def _frame_count(frame_range: FrameRange | None, every_nth_frame: int) -> int | 
     return None if last is None else len(range(first, last + 1, every_nth_frame))
 
 
+def _split_problems(frames_per_lambda: int | None, concurrency: int | None,
+                    frame_count: int | None) -> list[tuple[str, str]]:
+    """What is wrong with how a render is split into chunks (media and image sequences
+    alike): ``frames_per_lambda`` and ``concurrency`` exclusive, Remotion's minimum chunk
+    size, and at most ``MAX_FUNCTIONS_PER_RENDER`` functions."""
+    problems: list[tuple[str, str]] = []
+    fpl = frames_per_lambda
+    if fpl is not None and concurrency is not None:
+        problems.append(
+            ("frames_per_lambda", "cannot be set together with concurrency: set one of them "
+                                  "(or neither, for Remotion's automatic split)"))
+    if fpl is not None:
+        small_render_ok = frame_count is not None and fpl >= frame_count >= 1
+        if fpl < 1 or (fpl < MINIMUM_FRAMES_PER_LAMBDA and not small_render_ok):
+            problems.append(
+                ("frames_per_lambda", f"must be at least {MINIMUM_FRAMES_PER_LAMBDA} "
+                 "(Remotion's minimum chunk size) or, for a render of fewer frames, at "
+                 f"least their number; got {fpl}"))
+        elif frame_count is not None and -(-frame_count // fpl) > MAX_FUNCTIONS_PER_RENDER:
+            problems.append(
+                ("frames_per_lambda", f"{frame_count} frames in chunks of {fpl} need "
+                 f"{-(-frame_count // fpl)} functions; Remotion allows at most "
+                 f"{MAX_FUNCTIONS_PER_RENDER}: raise frames_per_lambda"))
+    if concurrency is not None and not 1 <= concurrency <= MAX_FUNCTIONS_PER_RENDER:
+        problems.append(("concurrency", f"must be between 1 and {MAX_FUNCTIONS_PER_RENDER}; "
+                                        f"got {concurrency}"))
+    return problems
+
+
 class RenderMediaOptions(_RenderOutputOptions):
     """Options of a video, audio or GIF render (``renderMediaOnLambda``).
 
@@ -487,32 +516,8 @@ render of fewer frames, at least their number; got 3
     @model_validator(mode="after")
     def _combinations(self) -> RenderMediaOptions:
         problems: list[tuple[str, str]] = []
-        frame_count = self.frame_count
-        if self.frames_per_lambda is not None and self.concurrency is not None:
-            problems.append(
-                ("frames_per_lambda", "cannot be set together with concurrency: set one of them "
-                                      "(or neither, for Remotion's automatic split)")
-            )
-        if self.frames_per_lambda is not None:
-            fpl = self.frames_per_lambda
-            small_render_ok = frame_count is not None and fpl >= frame_count >= 1
-            if fpl < 1 or (fpl < MINIMUM_FRAMES_PER_LAMBDA and not small_render_ok):
-                problems.append(
-                    ("frames_per_lambda", f"must be at least {MINIMUM_FRAMES_PER_LAMBDA} "
-                     "(Remotion's minimum chunk size) or, for a render of fewer frames, at "
-                     f"least their number; got {fpl}")
-                )
-            elif frame_count is not None and -(-frame_count // fpl) > MAX_FUNCTIONS_PER_RENDER:
-                problems.append(
-                    ("frames_per_lambda", f"{frame_count} frames in chunks of {fpl} need "
-                     f"{-(-frame_count // fpl)} functions; Remotion allows at most "
-                     f"{MAX_FUNCTIONS_PER_RENDER}: raise frames_per_lambda")
-                )
-        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_FUNCTIONS_PER_RENDER:
-            problems.append(
-                ("concurrency", f"must be between 1 and {MAX_FUNCTIONS_PER_RENDER}; "
-                                f"got {self.concurrency}")
-            )
+        problems.extend(_split_problems(self.frames_per_lambda, self.concurrency,
+                                        self.frame_count))
         try:
             file_extension(self.codec, self.audio_codec)
         except InvalidOptionsError as exc:
@@ -748,20 +753,8 @@ image_format='jpeg' or leave jpeg_quality unset
                 ("jpeg_quality", f"only applies to image_format 'jpeg'; got image_format "
                                  f"{self.image_format!r}: set image_format='jpeg' or leave "
                                  "jpeg_quality unset"))
-        if self.frames_per_lambda is not None and self.concurrency is not None:
-            problems.append(
-                ("frames_per_lambda", "cannot be set together with concurrency: set one of them "
-                                      "(or neither, for Remotion's automatic split)"))
-        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_FUNCTIONS_PER_RENDER:
-            problems.append(("concurrency", f"must be between 1 and {MAX_FUNCTIONS_PER_RENDER}; "
-                                            f"got {self.concurrency}"))
-        fpl, count = self.frames_per_lambda, _frame_count(self.frame_range, self.every_nth_frame)
-        if fpl is not None and (fpl < 1 or (fpl < MINIMUM_FRAMES_PER_LAMBDA
-                                            and not (count is not None and fpl >= count >= 1))):
-            problems.append(
-                ("frames_per_lambda", f"must be at least {MINIMUM_FRAMES_PER_LAMBDA} "
-                 "(Remotion's minimum chunk size) or, for a render of fewer frames, at "
-                 f"least their number; got {fpl}"))
+        problems.extend(_split_problems(self.frames_per_lambda, self.concurrency,
+                                        _frame_count(self.frame_range, self.every_nth_frame)))
         if problems:
             raise InvalidOptionsError(problems)
         return self
